@@ -1,0 +1,55 @@
+// Telemetry pipeline settings: sampling, redaction and the telemetry-health metrics.
+import type { DeploymentEnvironment } from './services.ts';
+
+/**
+ * Head sampling ratio per environment (the plan's P0 sampling fix): everything in development,
+ * a quarter in staging, 10 % in production. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override.
+ */
+export const SAMPLING_RATIO: Record<DeploymentEnvironment, number> = {
+  development: 1,
+  staging: 0.25,
+  production: 0.1,
+};
+
+/**
+ * Critical routes: always sampled whatever the ratio (uploads, auth failures on video access,
+ * webhooks), so a failed upload or a 401/403 always has a trace to diagnose.
+ */
+export const ALWAYS_SAMPLED_ROUTES = ['/api/upload/stream', '/api/webhooks/crm'] as const;
+/** Span events whose presence forces the trace to be kept when it is being recorded. */
+export const ALWAYS_SAMPLED_HINT_ATTRIBUTE = 'sampling.priority';
+
+/** Query parameters and header names whose values never reach telemetry. */
+export const REDACTED_QUERY_PARAMS = [
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+  'Signature',
+  'AWSAccessKeyId',
+  'token',
+  'access_token',
+] as const;
+export const REDACTED_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-amz-security-token', 'x-crm-signature'] as const;
+export const REDACTED_VALUE = '[REDACTED]';
+
+/** Telemetry health (the Telemetry health dashboard and the spans-dropped alert). */
+export const SPANS_EXPORTED = 'otel_spans_exported_total';
+export const SPANS_DROPPED = 'otel_spans_dropped_total';
+export const SPAN_EXPORT_ERRORS = 'otel_span_export_errors_total';
+export const SPANS_STARTED = 'otel_spans_started_total';
+/** Bytes of encoded spans handed to the exporter (measured, for the storage projection). */
+export const SPAN_EXPORT_BYTES = 'otel_span_export_bytes_total';
+export const LOG_RECORDS = 'log_records_total';
+/** Ratio of spans dropped above which the telemetry alert fires. */
+export const SPANS_DROPPED_RATIO_THRESHOLD = 0.01;
+
+/** Batch span processor limits: bounded memory when the collector is down or slow. */
+export const SPAN_BATCH = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 1000,
+  exportTimeoutMillis: 5000,
+} as const;
+
+/** Slow database query threshold for the slow-query log line, in milliseconds. */
+export const SLOW_QUERY_THRESHOLD_MS = 100;
