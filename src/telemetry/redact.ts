@@ -1,0 +1,58 @@
+// Secret redaction for everything that leaves the process as telemetry (span attributes,
+// events, log lines): presigned-URL signatures and credentials, auth and cookie headers.
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import { REDACTED_HEADERS, REDACTED_QUERY_PARAMS, REDACTED_VALUE } from '../signals/index.ts';
+
+const paramPattern = new RegExp(
+  `([?&;](?:${REDACTED_QUERY_PARAMS.map((p) => p.replace(/[-]/g, '\\-')).join('|')})=)[^&#\\s"']*`,
+  'gi',
+);
+const headerNames = new Set<string>(REDACTED_HEADERS);
+// Cheap pre-check so the common case (no secret) costs one indexOf per string.
+const needles = ['X-Amz-', 'x-amz-', 'Signature', 'token', 'Token', 'AWSAccessKeyId', 'Bearer '];
+
+/** Redacts credential query parameters in a URL or any string that embeds one. */
+export function redactString(value: string): string {
+  let hit = false;
+  for (const n of needles) {
+    if (value.includes(n)) {
+      hit = true;
+      break;
+    }
+  }
+  if (!hit) return value;
+  return value
+    .replace(paramPattern, `$1${REDACTED_VALUE}`)
+    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, `Bearer ${REDACTED_VALUE}`);
+}
+
+function redactValue(key: string, value: AttributeValue): AttributeValue {
+  if (isSecretKey(key)) return REDACTED_VALUE;
+  if (typeof value === 'string') return redactString(value);
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? redactString(v) : v)) as AttributeValue;
+  return value;
+}
+
+/** True for attribute keys that name a secret-bearing header (http.request.header.authorization, ...). */
+export function isSecretKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  const dot = lower.lastIndexOf('.');
+  const last = dot >= 0 ? lower.slice(dot + 1) : lower;
+  return headerNames.has(last) || headerNames.has(lower);
+}
+
+/** Returns attributes with every secret redacted; the same object when nothing changed. */
+export function redactAttributes<T extends Attributes | undefined>(attributes: T): T {
+  if (!attributes) return attributes;
+  let out: Attributes | undefined;
+  for (const key in attributes) {
+    const v = attributes[key];
+    if (v === undefined) continue;
+    const r = redactValue(key, v);
+    if (r !== v) {
+      out ??= { ...attributes };
+      out[key] = r;
+    }
+  }
+  return (out ?? attributes) as T;
+}
