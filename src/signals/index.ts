@@ -7,3 +7,4 @@ export * from './video.ts';
 export * from './s3.ts';
 export * from './telemetry.ts';
 export * from './promql.ts';
+export * from './queue.ts';

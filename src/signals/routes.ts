@@ -8,7 +8,6 @@ export const ROUTES = {
   crmWebhook: '/api/webhooks/crm',
   healthz: '/healthz',
   readyz: '/readyz',
-  metrics: '/metrics',
 } as const;
 export type RouteTemplate = (typeof ROUTES)[keyof typeof ROUTES];
 

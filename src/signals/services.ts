@@ -15,3 +15,16 @@ export const LABEL_SERVICE = 'service_name';
 export const LABEL_ENVIRONMENT = 'deployment_environment';
 /** Prometheus scrape job label: equal to the service name. */
 export const LABEL_JOB = 'job';
+
+/**
+ * Default ports. The API serves HTTP and websockets on API_PORT; each process serves its
+ * Prometheus scrape endpoint (`/metrics`, OpenMetrics) on its own metrics port, outside the
+ * traced request path.
+ */
+export const DEFAULT_PORTS = {
+  api: 8080,
+  apiMetrics: 9464,
+  workerMetrics: 9465,
+  crmEmulator: 8090,
+} as const;
+export const METRICS_PATH = '/metrics';
