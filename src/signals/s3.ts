@@ -26,6 +26,7 @@ export const S3_ATTR = {
   partNumber: 's3.part_number',
   uploadId: 's3.upload_id',
   statusCode: 's3.status_code',
+  prefix: 's3.prefix',
 } as const;
 
 /** S3 operation latency by operation and outcome. */

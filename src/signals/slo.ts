@@ -62,3 +62,75 @@ export const OVERHEAD_BUDGET_RATIO = 0.01;
 export const TRACE_STORAGE_BUDGET_BYTES_PER_DAY = 1e9;
 /** Endpoint trace coverage target (the plan: 95 % of API endpoints; ours is all of them). */
 export const TRACE_COVERAGE_TARGET = 1;
+
+/** Error ratio alerts keep firing this long after the ratio dips, so a flapping 5xx burst is one alert. */
+export const ERROR_RATIO_KEEP_FIRING_FOR = '5m';
+/** Per-route-class error ratio: same threshold, a warning (the service-wide alert is the page). */
+export const ROUTE_CLASS_ERROR_RATIO_FOR = '5m';
+/** Burn-rate alerts keep firing this long, so a burn straddling the short window does not resolve and re-page. */
+export const BURN_RATE_KEEP_FIRING_FOR = '5m';
+/** A scrape target that answers nothing for this long is down (a restart takes a few seconds). */
+export const TARGET_DOWN_FOR = '1m';
+/** A service that has no scrape target at all for this long is missing (deleted, renamed, never deployed). */
+export const TARGET_MISSING_FOR = '5m';
+/** Dependency alerts (S3, CRM, queue) wait this long: a dependency blip is not an incident. */
+export const DEPENDENCY_ALERT_FOR = '5m';
+/** Rate window of dependency and telemetry alerts. */
+export const DEPENDENCY_WINDOW = '5m';
+/** Spans-dropped alert waits this long: a collector restart drops a batch or two. */
+export const SPANS_DROPPED_FOR = '10m';
+
+/**
+ * Alert names, used by the rule generator, Alertmanager's inhibition rules, the runbooks
+ * (docs/runbooks/<name>.md) and the tests. An alert's runbook_url is RUNBOOK_BASE_URL/<name>.md.
+ */
+export const ALERT = {
+  highErrorRatio: 'HighErrorRatio',
+  routeClassHighErrorRatio: 'RouteClassHighErrorRatio',
+  latencyOverObjective: 'LatencyP95OverObjective',
+  availabilityBudgetBurn: 'AvailabilityErrorBudgetBurn',
+  latencyBudgetBurn: 'LatencyErrorBudgetBurn',
+  targetDown: 'TargetDown',
+  targetMissing: 'TargetMissing',
+  s3HighErrorRatio: 'S3HighErrorRatio',
+  crmHighFailureRatio: 'CrmHighFailureRatio',
+  queueBacklogGrowing: 'QueueBacklogGrowing',
+  jobHighFailureRatio: 'JobHighFailureRatio',
+  spansDropped: 'SpansDropped',
+} as const;
+export type AlertName = (typeof ALERT)[keyof typeof ALERT];
+
+/** Alerts that a dead or missing target of the same service makes meaningless (Alertmanager inhibits them). */
+export const ALERTS_INHIBITED_BY_DEAD_TARGET: readonly AlertName[] = [
+  ALERT.highErrorRatio,
+  ALERT.routeClassHighErrorRatio,
+  ALERT.latencyOverObjective,
+  ALERT.availabilityBudgetBurn,
+  ALERT.latencyBudgetBurn,
+  ALERT.s3HighErrorRatio,
+  ALERT.crmHighFailureRatio,
+  ALERT.queueBacklogGrowing,
+  ALERT.jobHighFailureRatio,
+  ALERT.spansDropped,
+];
+
+/**
+ * Where runbooks are published: this repository's docs/runbooks on its default branch.
+ * Forks change this one line (the repository owner is a placeholder until the project is published).
+ */
+export const RUNBOOK_BASE_URL = 'https://github.com/video-observability/video-observability-stack/blob/main/docs/runbooks';
+export const runbookUrl = (alert: AlertName): string => `${RUNBOOK_BASE_URL}/${alert}.md`;
+
+/** Alert severities, routed by Alertmanager: critical pages (email + webhook), warning tickets (webhook). */
+export const SEVERITIES = ['critical', 'warning'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Burn-rate threshold on the bad-event ratio: factor x the error budget, rounded for display. */
+export const burnRateThreshold = (factor: number, objective: number): number => Number((factor * (1 - objective)).toPrecision(6));
+
+/** Queue backlog alert: waiting jobs above this many AND still growing over QUEUE_BACKLOG_WINDOW. */
+export const QUEUE_BACKLOG_MIN_JOBS = 50;
+/** Window over which the backlog's growth (deriv) is measured. */
+export const QUEUE_BACKLOG_WINDOW = '15m';
+/** How long the backlog must keep growing before the alert fires (the worker pool is too small or stuck). */
+export const QUEUE_BACKLOG_FOR = '15m';

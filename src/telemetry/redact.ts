@@ -4,7 +4,9 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import { REDACTED_HEADERS, REDACTED_QUERY_PARAMS, REDACTED_VALUE } from '../signals/index.ts';
 
 const paramPattern = new RegExp(
-  `([?&;](?:${REDACTED_QUERY_PARAMS.map((p) => p.replace(/[-]/g, '\\-')).join('|')})=)[^&#\\s"']*`,
+  // A credential parameter anywhere: after ?, &, ; (URLs), at the start (a bare query string) or
+  // after any non-name character (a URL embedded in a message).
+  `((?:^|[^A-Za-z0-9_-])(?:${REDACTED_QUERY_PARAMS.map((p) => p.replace(/[-]/g, '\\-')).join('|')})=)[^&#\\s"']*`,
   'gi',
 );
 const headerNames = new Set<string>(REDACTED_HEADERS);

@@ -1,8 +1,20 @@
 // The two helpers application code uses (besides @opentelemetry/api): traceAsync and addSpanEvent.
-import { SpanStatusCode, trace, type Attributes, type Span, type SpanKind } from '@opentelemetry/api';
+import { SpanStatusCode, trace, type Attributes, type Span, type SpanKind, type Tracer } from '@opentelemetry/api';
 import { redactAttributes, redactString } from './redact.ts';
+import { telemetryState } from './state.ts';
 
-const tracer = trace.getTracer('video-platform');
+export const TRACER_NAME = 'video-platform';
+let tracer = trace.getTracer(TRACER_NAME);
+let tracerGeneration = telemetryState.generation;
+
+/** The shared tracer, refreshed when an SDK starts or stops (a proxy tracer binds for good). */
+export function getTracer(): Tracer {
+  if (tracerGeneration !== telemetryState.generation) {
+    tracer = trace.getTracer(TRACER_NAME);
+    tracerGeneration = telemetryState.generation;
+  }
+  return tracer;
+}
 
 export interface TraceOptions {
   kind?: SpanKind;
@@ -19,7 +31,7 @@ export function traceAsync<T>(
   options: TraceOptions = {},
 ): Promise<T> {
   const spanOptions = attributes ? { attributes: redactAttributes(attributes), kind: options.kind } : { kind: options.kind };
-  return tracer.startActiveSpan(name, spanOptions, async (span) => {
+  return getTracer().startActiveSpan(name, spanOptions, async (span) => {
     try {
       return await fn(span);
     } catch (err) {

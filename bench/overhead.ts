@@ -1,0 +1,605 @@
+// `npm run bench:overhead [-- --quick]`: the overhead verdict on a machine without k6.
+//
+// Starts real s3rver (behind a delaying TCP proxy: realistic S3 latency) and Redis, an OTLP sink,
+// then, round after round, each variant of video-api as a fresh child process per trial:
+//   baseline     OTEL_SDK_DISABLED=true (our register.ts preloaded, SDK off)
+//   baseline-aa  the same again: the A/A pair that shows the noise floor
+//   production   our telemetry, DEPLOYMENT_ENVIRONMENT=production (ratio SAMPLING_RATIO.production)
+//   full         our telemetry at 100 % sampling (OTEL_TRACES_SAMPLER_ARG=1)
+//   stock        bench/stock-register.ts: NodeSDK + instrumentation-http + BatchSpanProcessor
+// The variant order rotates every round. The service is pinned to one core and wrk to the other
+// (taskset). Per variant and workload it reports CPU µs per request of the service process
+// (/proc/<pid>/stat), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
+// with 95 % confidence intervals, and a data check: spans per request at the sink and the
+// http_server_request_duration_seconds _count delta against wrk's request count.
+//
+// Node 24 runs it directly (type stripping): node bench/overhead.ts [--quick] [--rounds N]
+// [--seconds S] [--variants a,b] [--workloads a,b] [--write docs/benchmarks.md] [--json out.json]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BENCH_S3_DELAY_MS,
+  BENCH_STREAM_RANGE_BYTES,
+  BENCH_UPLOAD_BYTES,
+  CPU_OVERHEAD_TARGET_US_FULL_SAMPLING,
+  CPU_OVERHEAD_TARGET_US_PRODUCTION,
+  HTTP_LABELS,
+  HTTP_SERVER_DURATION,
+  OVERHEAD_BUDGET_RATIO,
+  SAMPLING_RATIO,
+  SERVICE_API,
+} from '../src/signals/index.ts';
+import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
+import { startRedis } from '../test/harness/redis.ts';
+import { startS3rver } from '../test/harness/s3rver.ts';
+import { freePort, requireBinary, tempDir, waitFor, waitForPort } from '../test/harness/process.ts';
+import { startDelayProxy } from './delay-proxy.ts';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
+import { executePlan } from './plan-exec.ts';
+import { histogramCount, mean, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
+
+export const VARIANTS = ['baseline', 'baseline-aa', 'production', 'full', 'stock'] as const;
+export type Variant = (typeof VARIANTS)[number];
+export const WORKLOADS = ['healthz', 'stream', 'redirect', 'upload'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface BenchOptions {
+  rounds: number;
+  /** Measured seconds per workload and trial. */
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  variants: readonly Variant[];
+  workloads: readonly Workload[];
+  /** Cores for the service and for the load generator (and the rest of the harness). */
+  serverCpu: number;
+  loadCpu: number;
+  /** Pin this process (and so s3rver and Redis, started after) to loadCpu (default true; tests pass false). */
+  pinHarness?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Trial {
+  round: number;
+  variant: Variant;
+  workload: Workload;
+  wrk: WrkResult;
+  cpuSeconds: number;
+  cpuUsPerRequest: number;
+  /** Spans the sink received during the window (incl. the flush after it), per wrk request. */
+  spansPerRequest: number;
+  serverSpansPerRequest: number;
+  /** Histogram _count delta for this workload's route and status, or undefined when not exported. */
+  histogramDelta: number | undefined;
+  problems: string[];
+}
+
+/** How long the batch span processor may hold spans before exporting them (SPAN_BATCH 1 s + margin). */
+const FLUSH_WAIT_MS = 1300;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function variantCommand(variant: Variant): { args: string[]; env: Record<string, string> } {
+  const main = join(ROOT, 'src/api/main.ts');
+  const ours = ['--import', join(ROOT, 'src/telemetry/register.ts'), main];
+  switch (variant) {
+    case 'baseline':
+    case 'baseline-aa':
+      return { args: ours, env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
+    case 'production':
+      return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
+    case 'full':
+      return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_TRACES_SAMPLER_ARG: '1' } };
+    case 'stock':
+      return { args: ['--import', join(ROOT, 'bench/stock-register.ts'), main], env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
+  }
+}
+
+interface Service {
+  proc: ChildProcess;
+  port: number;
+  metricsPort: number;
+  stop: () => Promise<void>;
+}
+
+interface Env {
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  redisUrl: string;
+  sink: OtlpSink;
+  logDir: string;
+  wrk: string;
+  taskset: string;
+}
+
+async function startService(env: Env, variant: Variant, opts: BenchOptions, logName: string): Promise<Service> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const cmd = variantCommand(variant);
+  const log = openSync(join(env.logDir, `${logName}.log`), 'w');
+  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), process.execPath, ...cmd.args], {
+    cwd: ROOT,
+    stdio: ['ignore', log, log],
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      S3_ENDPOINT: env.s3.endpoint,
+      S3_BUCKET: env.s3.bucket,
+      S3_REGION: env.s3.region,
+      AWS_ACCESS_KEY_ID: env.s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: env.s3.secretAccessKey,
+      REDIS_URL: env.redisUrl,
+      SESSION_SECRET,
+      VIDEO_DELIVERY_DEFAULT: 'stream',
+      OTEL_SERVICE_NAME: SERVICE_API,
+      OTEL_EXPORTER_OTLP_ENDPOINT: env.sink.url,
+      OTEL_METRICS_EXPORTER: 'none',
+      LOG_LEVEL: 'warn',
+      ...cmd.env,
+    },
+  });
+  closeSync(log);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      proc.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
+  try {
+    await waitForPort(port, 30_000, proc);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 15_000, `${variant} /healthz`);
+  } catch (err) {
+    await stop();
+    const out = existsSync(join(env.logDir, `${logName}.log`)) ? readFileSync(join(env.logDir, `${logName}.log`), 'utf8').slice(-4000) : '';
+    throw new Error(`video-api (${variant}) did not start: ${(err as Error).message}\n${out}`, { cause: err });
+  }
+  return { proc, port, metricsPort, stop };
+}
+
+/** The taskset'd node process is the service itself (taskset execs), so its PID is ours. */
+function cpuSeconds(pid: number): number {
+  return parseProcStatCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+async function scrape(metricsPort: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    return res.ok ? await res.text() : '';
+  } catch {
+    return '';
+  }
+}
+
+interface WorkloadRun {
+  plan: RequestPlan;
+  /** Route and status the histogram delta is read for. */
+  route: string;
+  status: string;
+  bodyFile?: string;
+}
+
+function workloadRun(workload: Workload, ctx: LoadContext, bodyFile: string): WorkloadRun {
+  switch (workload) {
+    case 'healthz':
+      return { plan: healthz(), route: '/healthz', status: '200' };
+    case 'stream':
+      return { plan: streamRange(ctx, 0, BENCH_STREAM_RANGE_BYTES, 'bench.stream_64k'), route: '/api/videos/:filename', status: '206' };
+    case 'redirect':
+      return { plan: redirect(ctx), route: '/api/videos/:filename', status: '302' };
+    case 'upload':
+      return { plan: upload(ctx, BENCH_UPLOAD_BYTES, 7), route: '/api/upload/stream', status: '201', bodyFile };
+  }
+}
+
+function runWrk(env: Env, opts: BenchOptions, url: string, run: WorkloadRun, seconds: number): Promise<WrkResult> {
+  const headers = Object.entries(run.plan.headers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('|');
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      env.taskset,
+      ['-c', String(opts.loadCpu), env.wrk, '-t1', `-c${opts.connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(ROOT, 'bench/wrk-report.lua'), url],
+      { env: { ...process.env, WRK_METHOD: run.plan.method, WRK_HEADERS: headers, WRK_BODY: run.bodyFile ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const guard = setTimeout(() => p.kill('SIGKILL'), (seconds + 30) * 1000);
+    p.on('exit', (code) => {
+      clearTimeout(guard);
+      try {
+        if (code !== 0) throw new Error(`wrk exited with ${code}: ${out}`);
+        resolve(parseWrk(out));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  });
+}
+
+async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, variant: Variant, round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial> {
+  const base = `http://127.0.0.1:${svc.port}`;
+  const run = workloadRun(workload, ctx, bodyFile);
+  const problems: string[] = [];
+  // Preflight: the request wrk will repeat gets its expected answer (wrk only counts >= 400).
+  const pre = await executePlan(base, { ...run.plan, follow: undefined });
+  for (const r of pre) problems.push(...r.problems);
+  if (opts.warmupSeconds > 0) await runWrk(env, opts, base + run.plan.path, run, opts.warmupSeconds);
+  await sleep(FLUSH_WAIT_MS);
+  const hist0 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route, [HTTP_LABELS.status]: run.status });
+  const sink0 = env.sink.counts();
+  const cpu0 = cpuSeconds(svc.proc.pid as number);
+  const wrk = await runWrk(env, opts, base + run.plan.path, run, opts.seconds);
+  // Spans of the window are exported up to one batch delay later: their CPU and spans count.
+  await sleep(FLUSH_WAIT_MS);
+  const cpu1 = cpuSeconds(svc.proc.pid as number);
+  const sink1 = env.sink.counts();
+  const hist1 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route, [HTTP_LABELS.status]: run.status });
+  if (wrk.requests === 0) problems.push('wrk completed no request');
+  if (wrk.statusErrors > 0) problems.push(`${wrk.statusErrors} responses with status >= 400`);
+  if (wrk.socketErrors > 0) problems.push(`${wrk.socketErrors} socket errors`);
+  const histogramDelta = hist0 === undefined || hist1 === undefined ? undefined : hist1 - hist0;
+  // wrk does not count requests in flight when it stops; the server does: at most one per connection.
+  if (histogramDelta !== undefined && Math.abs(histogramDelta - wrk.requests) > opts.connections) {
+    problems.push(`histogram _count grew by ${histogramDelta}, wrk completed ${wrk.requests} requests`);
+  }
+  if (sink1.decodeErrors > sink0.decodeErrors) problems.push('the OTLP sink could not decode a trace export');
+  // Every request must have its SERVER span where sampling keeps them all (100 %, stock, and
+  // uploads, a critical route, at any ratio): fewer means the variant drops data. The reference
+  // is the server's own count (histogram delta) when it has one; else wrk's, which misses the
+  // requests in flight at either edge of the window (at most one per connection at each edge).
+  const serverSpans = sink1.serverSpans - sink0.serverSpans;
+  if (variant === 'full' || variant === 'stock' || (variant === 'production' && workload === 'upload')) {
+    const [reference, tolerance] = histogramDelta !== undefined ? [histogramDelta, Math.max(2, Math.ceil(histogramDelta * 0.01))] : [wrk.requests, 2 * opts.connections];
+    if (Math.abs(serverSpans - reference) > tolerance) problems.push(`${serverSpans} SERVER spans exported for ${reference} requests`);
+  }
+  const n = Math.max(1, wrk.requests);
+  return {
+    round,
+    variant,
+    workload,
+    wrk,
+    cpuSeconds: cpu1 - cpu0,
+    cpuUsPerRequest: ((cpu1 - cpu0) * 1e6) / n,
+    spansPerRequest: (sink1.spans - sink0.spans) / n,
+    serverSpansPerRequest: (sink1.serverSpans - sink0.serverSpans) / n,
+    histogramDelta,
+    problems,
+  };
+}
+
+export interface BenchResult {
+  options: BenchOptions;
+  trials: Trial[];
+  startedAt: string;
+  elapsedSeconds: number;
+  loadAverage: { start: number; end: number };
+}
+
+/** Runs the benchmark; starts and stops everything it needs. */
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const started = Date.now();
+  const load0 = loadavg()[0] ?? 0;
+  const wrk = requireBinary('wrk', 'apt-get install -y wrk');
+  const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
+  // The harness (this process, and s3rver and Redis which inherit it) runs on the load
+  // generator's core; only the service gets its own.
+  if (opts.pinHarness !== false) spawnSync(taskset, ['-p', '-c', String(opts.loadCpu), String(process.pid)]);
+  const dir = tempDir('bench-overhead');
+  const s3 = await startS3rver();
+  const redis = await startRedis();
+  const proxy = await startDelayProxy({ host: '127.0.0.1', port: s3.port }, BENCH_S3_DELAY_MS);
+  const sink = await startOtlpSink();
+  const env: Env = {
+    s3: { endpoint: proxy.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    redisUrl: redis.url,
+    sink,
+    logDir: dir.path,
+    wrk,
+    taskset,
+  };
+  const trials: Trial[] = [];
+  try {
+    const { signToken } = await import('../src/api/auth.ts');
+    const token = signToken('bench-user', SESSION_SECRET);
+    const bodyFile = join(dir.path, 'upload.bin');
+    writeFileSync(bodyFile, makeBody({ bytes: BENCH_UPLOAD_BYTES, seed: 7 }));
+    // The test video, uploaded once through a baseline process; every trial reads it.
+    let ctx: LoadContext;
+    {
+      const svc = await startService(env, 'baseline', opts, 'fixture');
+      try {
+        const [res] = await executePlan(`http://127.0.0.1:${svc.port}`, fixtureUpload(token, 1024 * 1024));
+        if (!res || res.problems.length > 0 || !res.text) throw new Error(`fixture upload failed: ${res?.problems.join('; ')} ${res?.text ?? ''}`);
+        const answer = JSON.parse(res.text) as UploadAnswer;
+        ctx = { token, video: { path: answer.url, bytes: 1024 * 1024 }, uploadLimitBytes: 1024 ** 3, rangeBytes: BENCH_STREAM_RANGE_BYTES };
+      } finally {
+        await svc.stop();
+      }
+    }
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = opts.variants.map((_, i) => opts.variants[(i + round) % opts.variants.length] as Variant);
+      for (const variant of order) {
+        const svc = await startService(env, variant, opts, `r${round}-${variant}`);
+        try {
+          for (const workload of opts.workloads) {
+            const t = await measureWorkload(env, opts, svc, variant, round, workload, ctx, bodyFile);
+            trials.push(t);
+            log(
+              `round ${round + 1}/${opts.rounds} ${variant.padEnd(11)} ${workload.padEnd(8)} ${t.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s ` +
+                `${t.cpuUsPerRequest.toFixed(1).padStart(7)} µs CPU/req  P95 ${(t.wrk.p95 * 1000).toFixed(2)} ms  spans/req ${t.spansPerRequest.toFixed(2)}` +
+                (t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''),
+            );
+          }
+        } finally {
+          await svc.stop();
+        }
+      }
+    }
+  } finally {
+    await sink.close();
+    await proxy.close();
+    await redis.stop();
+    await s3.stop();
+    dir.cleanup();
+  }
+  return {
+    options: opts,
+    trials,
+    startedAt: new Date(started).toISOString(),
+    elapsedSeconds: (Date.now() - started) / 1000,
+    loadAverage: { start: load0, end: loadavg()[0] ?? 0 },
+  };
+}
+
+// Reporting -----------------------------------------------------------------------------------
+
+export interface Row {
+  variant: Variant;
+  workload: Workload;
+  trials: number;
+  rps: number;
+  cpuUs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  spansPerRequest: number;
+  serverSpansPerRequest: number;
+  histogramOk: boolean | undefined;
+  problems: string[];
+  /** Paired vs the baseline of the same rounds (undefined for the baseline itself). */
+  cpuAddedUs?: { diff: number; low: number; high: number };
+  cpuRatio?: { ratio: number; low: number; high: number };
+  rpsRatio?: { ratio: number; low: number; high: number };
+  p95Ratio?: { ratio: number; low: number; high: number };
+}
+
+export function summarize(result: BenchResult): Row[] {
+  const rows: Row[] = [];
+  const pick = (v: Variant, w: Workload) => result.trials.filter((t) => t.variant === v && t.workload === w).sort((a, b) => a.round - b.round);
+  for (const w of result.options.workloads) {
+    const base = pick('baseline', w);
+    for (const v of result.options.variants) {
+      const ts = pick(v, w);
+      if (ts.length === 0) continue;
+      const row: Row = {
+        variant: v,
+        workload: w,
+        trials: ts.length,
+        rps: mean(ts.map((t) => t.wrk.requestsPerSecond)),
+        cpuUs: mean(ts.map((t) => t.cpuUsPerRequest)),
+        p50Ms: percentile(ts.map((t) => t.wrk.p50 * 1000), 0.5),
+        p95Ms: percentile(ts.map((t) => t.wrk.p95 * 1000), 0.5),
+        p99Ms: percentile(ts.map((t) => t.wrk.p99 * 1000), 0.5),
+        spansPerRequest: mean(ts.map((t) => t.spansPerRequest)),
+        serverSpansPerRequest: mean(ts.map((t) => t.serverSpansPerRequest)),
+        histogramOk: ts.every((t) => t.histogramDelta === undefined) ? undefined : ts.every((t) => t.histogramDelta !== undefined && !t.problems.some((p) => p.startsWith('histogram'))),
+        problems: [...new Set(ts.flatMap((t) => t.problems))],
+      };
+      if (v !== 'baseline' && base.length === ts.length && ts.length > 0) {
+        const b = base;
+        row.cpuAddedUs = pairedDifference(b.map((t) => t.cpuUsPerRequest), ts.map((t) => t.cpuUsPerRequest));
+        row.cpuRatio = pairedRatio(b.map((t) => t.cpuUsPerRequest), ts.map((t) => t.cpuUsPerRequest));
+        row.rpsRatio = pairedRatio(b.map((t) => t.wrk.requestsPerSecond), ts.map((t) => t.wrk.requestsPerSecond));
+        row.p95Ratio = pairedRatio(b.map((t) => t.wrk.p95), ts.map((t) => t.wrk.p95));
+      }
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+const pctCi = (r?: { ratio: number; low: number; high: number }) =>
+  r ? `${fmtPct(r.ratio - 1)} [${fmtPct(r.low - 1)}, ${fmtPct(r.high - 1)}]` : '—';
+const fmtPct = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %` : '∞');
+const usCi = (d?: { diff: number; low: number; high: number }) =>
+  d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]` : '—';
+
+export function table(rows: Row[]): string {
+  const head =
+    '| workload | variant | req/s | CPU µs/req | added CPU µs/req [95 % CI] | CPU overhead [95 % CI] | throughput change [95 % CI] | P50 ms | P95 ms | P99 ms | P95 change [95 % CI] | spans/req (server) | histogram = requests |';
+  const sep = '|' + '---|'.repeat(13);
+  const lines = rows.map(
+    (r) =>
+      `| ${r.workload} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpuUs.toFixed(1)} | ${usCi(r.cpuAddedUs)} | ${pctCi(r.cpuRatio)} | ${pctCi(r.rpsRatio)} | ` +
+      `${r.p50Ms.toFixed(2)} | ${r.p95Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${pctCi(r.p95Ratio)} | ${r.spansPerRequest.toFixed(2)} (${r.serverSpansPerRequest.toFixed(2)}) | ` +
+      `${r.histogramOk === undefined ? 'n/a' : r.histogramOk ? 'yes' : 'NO'} |`,
+  );
+  return [head, sep, ...lines].join('\n');
+}
+
+/** The issue-6 claims, each judged on its confidence interval. */
+export function claims(rows: Row[]): { claim: string; result: 'holds' | 'fails' | 'inconclusive' | 'not measured'; evidence: string }[] {
+  const find = (v: Variant, w: Workload) => rows.find((r) => r.variant === v && r.workload === w);
+  const out: { claim: string; result: 'holds' | 'fails' | 'inconclusive' | 'not measured'; evidence: string }[] = [];
+  const cpu = (v: Variant, target: number) => {
+    const r = find(v, 'healthz');
+    out.push({
+      claim: `added CPU per request on GET /healthz at ${v === 'full' ? '100 % sampling' : 'the production profile'} ≤ ${target} µs`,
+      result: r?.cpuAddedUs ? verdict(r.cpuAddedUs.low, r.cpuAddedUs.high, target) : 'not measured',
+      evidence: r?.cpuAddedUs ? `${usCi(r.cpuAddedUs)} µs` : '',
+    });
+  };
+  cpu('production', CPU_OVERHEAD_TARGET_US_PRODUCTION);
+  cpu('full', CPU_OVERHEAD_TARGET_US_FULL_SAMPLING);
+  for (const v of ['production', 'full'] as const) {
+    for (const w of ['stream', 'redirect', 'upload'] as const) {
+      const r = find(v, w);
+      const label = v === 'production' ? 'production profile' : '100 % sampling';
+      if (!r?.p95Ratio || !r.rpsRatio || !r.cpuRatio) {
+        out.push({ claim: `${w} at ${label}: overhead < ${OVERHEAD_BUDGET_RATIO * 100} %`, result: 'not measured', evidence: '' });
+        continue;
+      }
+      out.push({
+        claim: `${w} at ${label}: P95 latency overhead < ${OVERHEAD_BUDGET_RATIO * 100} %`,
+        result: verdict(r.p95Ratio.low - 1, r.p95Ratio.high - 1, OVERHEAD_BUDGET_RATIO),
+        evidence: pctCi(r.p95Ratio),
+      });
+      out.push({
+        claim: `${w} at ${label}: throughput loss < ${OVERHEAD_BUDGET_RATIO * 100} %`,
+        result: verdict(1 - r.rpsRatio.high, 1 - r.rpsRatio.low, OVERHEAD_BUDGET_RATIO),
+        evidence: pctCi(r.rpsRatio),
+      });
+      if (w !== 'redirect') {
+        out.push({
+          claim: `${w} at ${label}: CPU per request overhead < ${OVERHEAD_BUDGET_RATIO * 100} %`,
+          result: verdict(r.cpuRatio.low - 1, r.cpuRatio.high - 1, OVERHEAD_BUDGET_RATIO),
+          evidence: pctCi(r.cpuRatio),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function versions(): Record<string, string> {
+  const out: Record<string, string> = { node: process.version };
+  for (const p of ['@opentelemetry/api', '@opentelemetry/sdk-trace', '@opentelemetry/sdk-node', '@opentelemetry/instrumentation-http', 'fastify', 'prom-client', 's3rver']) {
+    try {
+      out[p] = (JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      out[p] = 'not installed';
+    }
+  }
+  const w = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  out.wrk = `${w.stdout}${w.stderr}`.split('\n')[0]?.trim() ?? '';
+  return out;
+}
+
+export function markdown(result: BenchResult, rows: Row[], command: string): string {
+  const o = result.options;
+  const v = versions();
+  const c = claims(rows);
+  return [
+    '# Instrumentation overhead benchmark',
+    '',
+    `Generated by \`${command}\` on ${result.startedAt} (${result.elapsedSeconds.toFixed(0)} s). Everything down to the claims is generated; rerun the command rather than editing it.`,
+    '',
+    '## Machine and versions',
+    '',
+    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} (service pinned to CPU ${o.serverCpu}; wrk, s3rver, Redis, the S3 delay proxy and the OTLP sink on CPU ${o.loadCpu})`,
+    `- Kernel: Linux ${release()}`,
+    `- Load average (1 min) at the start and end of the run: ${result.loadAverage.start.toFixed(2)} and ${result.loadAverage.end.toFixed(2)} (other work shared these ${cpus().length} cores; CPU per request is the figure least affected by it)`,
+    ...Object.entries(v).map(([k, val]) => `- ${k}: ${val}`),
+    '',
+    '## Method',
+    '',
+    `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, in an order that rotates every round.`,
+    `- Per workload: one preflight request checked against its expected status, ${o.warmupSeconds} s of warm-up, then ${o.seconds} s measured with \`wrk -t1 -c${o.connections}\` (closed loop).`,
+    `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over the measured window plus ${FLUSH_WAIT_MS} ms for the last span batch) / requests completed.`,
+    `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction; OTLP goes to a local sink that counts spans and discards them.`,
+    `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
+    `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
+    '- Workloads: `healthz` = GET /healthz (the cheapest traced endpoint); `stream` = a proxied 64 KiB range (206); `redirect` = the presigned 302 (wrk does not follow it); `upload` = POST of a 64 KiB file (201, multipart to S3, a queue job).',
+    '- In a closed loop, latency ≈ connections / throughput when the service is CPU-bound (healthz), so P95 and throughput overheads move together there; the S3 workloads are latency-bound.',
+    '',
+    '## Results',
+    '',
+    table(rows),
+    '',
+    '## Claims',
+    '',
+    '| claim | result | evidence (paired, 95 % CI) |',
+    '|---|---|---|',
+    ...c.map((x) => `| ${x.claim} | **${x.result}** | ${x.evidence} |`),
+    '',
+    'A claim holds only when its whole confidence interval is inside the target; "inconclusive" means the interval straddles it (more rounds would decide), "fails" means the whole interval is outside.',
+    '',
+    ...(rows.some((r) => r.problems.length > 0)
+      ? ['## Problems seen', '', ...rows.filter((r) => r.problems.length > 0).map((r) => `- ${r.workload}/${r.variant}: ${r.problems.join('; ')}`), '']
+      : []),
+  ].join('\n');
+}
+
+// CLI -----------------------------------------------------------------------------------------
+
+export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
+  const quick = argv.includes('--quick');
+  const val = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = <T extends string>(name: string, all: readonly T[], defaults: readonly T[] = all): T[] => {
+    const v = val(name);
+    if (!v) return [...defaults];
+    const items = v.split(',') as T[];
+    for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
+    return items;
+  };
+  // --quick leaves out the stock reference (the slowest variant to start); name it to include it.
+  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock') : VARIANTS);
+  if (!variants.includes('baseline')) variants.unshift('baseline');
+  const opts: BenchOptions = {
+    rounds: Number(val('--rounds') ?? (quick ? 3 : 5)),
+    seconds: Number(val('--seconds') ?? (quick ? 2 : 4)),
+    warmupSeconds: Number(val('--warmup') ?? (quick ? 1 : 2)),
+    connections: Number(val('--connections') ?? 8),
+    variants,
+    workloads: list('--workloads', WORKLOADS),
+    serverCpu: Number(val('--server-cpu') ?? 1),
+    loadCpu: Number(val('--load-cpu') ?? 0),
+  };
+  for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections })) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
+  }
+  const write = val('--write') ?? (quick ? undefined : join(ROOT, 'docs/benchmarks.md'));
+  const json = val('--json');
+  return { opts, ...(write ? { write } : {}), ...(json ? { json } : {}) };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const { opts, write, json } = parseArgs(argv);
+  console.log(`bench:overhead${argv.length ? ` ${argv.join(' ')}` : ''}: ${opts.rounds} rounds × ${opts.variants.length} variants × ${opts.workloads.length} workloads × ${opts.seconds} s`);
+  const result = await runBench(opts);
+  const rows = summarize(result);
+  console.log(`\n${table(rows)}\n`);
+  for (const c of claims(rows)) console.log(`${c.result.padEnd(12)} ${c.claim}  ${c.evidence}`);
+  const command = `npm run bench:overhead${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  if (json) writeFileSync(json, JSON.stringify({ result, rows }, null, 2));
+  if (write) {
+    writeFileSync(write, markdown(result, rows, command));
+    console.log(`wrote ${write}`);
+  }
+  console.log(`done in ${result.elapsedSeconds.toFixed(0)} s`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,132 @@
+// Span export that can fail without hurting the service, and says so in metrics.
+//
+// - createOtlpSpanExporter: the stock OTLP/HTTP protobuf exporter pipeline, with a serializer
+//   that counts the encoded bytes it produces (otel_span_export_bytes_total, the input of the
+//   storage projection) without serializing twice.
+// - CountingSpanExporter: wraps any exporter, counts exported / failed spans, never throws.
+// - CountingBatchSpanProcessor: a BatchSpanProcessor that counts the spans it drops when its
+//   bounded queue (SPAN_BATCH.maxQueueSize) is full, so memory stays bounded and loss is visible.
+import { diag, type Context } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import { ProtobufTraceSerializer, TraceExporterMetricsHelper, type ISerializer, type IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
+import { BatchSpanProcessor, type BatchSpanProcessorOptions, type ReadableSpan, type Span, type SpanExporter } from '@opentelemetry/sdk-trace';
+import client from 'prom-client';
+import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../signals/index.ts';
+import { registry } from './metrics.ts';
+
+function counterOnce(name: string, help: string): client.Counter {
+  // Counters are created once per process (several startTelemetry/shutdown cycles in tests
+  // share them). The registry standardizes counter names without `_total`.
+  const existing = registry.getSingleMetric(name.replace(/_total$/, '')) ?? registry.getSingleMetric(name);
+  if (existing) return existing as client.Counter;
+  return new client.Counter({ name, help, registers: [registry] });
+}
+
+let counters:
+  | { exported: client.Counter; dropped: client.Counter; errors: client.Counter; bytes: client.Counter; started: client.Counter }
+  | undefined;
+
+/** The telemetry-health counters (created on first use, shared by every SDK instance). */
+export function exportCounters(): NonNullable<typeof counters> {
+  counters ??= {
+    exported: counterOnce(SPANS_EXPORTED, 'Spans successfully handed to the trace backend.'),
+    dropped: counterOnce(SPANS_DROPPED, 'Spans dropped before export (queue full or export failed).'),
+    errors: counterOnce(SPAN_EXPORT_ERRORS, 'Failed span export calls (backend down, slow or refusing).'),
+    bytes: counterOnce(SPAN_EXPORT_BYTES, 'Bytes of OTLP protobuf produced for span export (storage projection).'),
+    started: counterOnce(SPANS_STARTED, 'Sampled spans started (recorded and exported unless dropped).'),
+  };
+  return counters;
+}
+
+/** The OTLP protobuf serializer, counting the encoded size of every export request. */
+const countingTraceSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
+  serializeRequest(spans) {
+    const bytes = ProtobufTraceSerializer.serializeRequest(spans);
+    if (bytes) exportCounters().bytes.inc(bytes.byteLength);
+    return bytes;
+  },
+  deserializeResponse(data) {
+    return ProtobufTraceSerializer.deserializeResponse(data);
+  },
+};
+
+export interface OtlpExporterOptions {
+  /** Full traces URL; default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url?: string;
+  timeoutMillis?: number;
+}
+
+/** OTLP/HTTP protobuf span exporter (the same pipeline as exporter-trace-otlp-proto) with byte counting. */
+export function createOtlpSpanExporter(options: OtlpExporterOptions = {}): SpanExporter {
+  const config = convertLegacyHttpOptions(options, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+  return new OTLPExporterBase(
+    createOtlpHttpExportDelegate(config, countingTraceSerializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined),
+  );
+}
+
+/** Counts exported spans and export failures; never lets an exporter exception escape. */
+export class CountingSpanExporter implements SpanExporter {
+  private readonly inner: SpanExporter;
+
+  constructor(inner: SpanExporter) {
+    this.inner = inner;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    const c = exportCounters();
+    const n = spans.length;
+    let called = false;
+    const done = (result: ExportResult): void => {
+      if (called) return;
+      called = true;
+      if (result.code === ExportResultCode.SUCCESS) c.exported.inc(n);
+      else {
+        c.errors.inc();
+        c.dropped.inc(n);
+        diag.debug(`span export failed: ${result.error?.message ?? 'unknown error'}`);
+      }
+      resultCallback(result);
+    };
+    try {
+      this.inner.export(spans, done);
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown().catch((err: unknown) => diag.warn(`span exporter shutdown failed: ${String(err)}`));
+  }
+
+  forceFlush(): Promise<void> {
+    return (this.inner.forceFlush?.() ?? Promise.resolve()).catch((err: unknown) => diag.warn(`span exporter flush failed: ${String(err)}`));
+  }
+}
+
+/**
+ * BatchSpanProcessor that counts spans dropped because the bounded queue is full. The base class
+ * drops silently when it already holds maxQueueSize spans; we mirror its check to count them.
+ */
+export class CountingBatchSpanProcessor extends BatchSpanProcessor {
+  private readonly maxQueueSize: number;
+
+  constructor(options: BatchSpanProcessorOptions) {
+    super(options);
+    this.maxQueueSize = options.maxQueueSize ?? 2048;
+  }
+
+  override onStart(span: Span, parentContext: Context): void {
+    if (span.spanContext().traceFlags & 1) exportCounters().started.inc();
+    super.onStart(span, parentContext);
+  }
+
+  override onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & 1) === 0) return;
+    // The base class's queue is not public API; read its length defensively (drop accounting only).
+    const q = (this as unknown as { _finishedSpans?: unknown[] })._finishedSpans;
+    if (Array.isArray(q) && q.length >= this.maxQueueSize) exportCounters().dropped.inc();
+    super.onEnd(span);
+  }
+}

@@ -1,0 +1,14 @@
+// Process-wide telemetry state shared by the helpers without import cycles. `generation` changes
+// each time an SDK is started or shut down, so helpers that cache a tracer or logger (a ProxyTracer
+// binds to its first delegate for good) fetch a fresh one.
+export const telemetryState = {
+  /** True while an SDK started by startTelemetry is installed (false: disabled or not started). */
+  enabled: false,
+  generation: 0,
+};
+
+/** Called by sdk.ts whenever globals change. */
+export function bumpGeneration(enabled: boolean): void {
+  telemetryState.enabled = enabled;
+  telemetryState.generation++;
+}
