@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Image of the reference service: video-api (default CMD) and video-worker (compose overrides the
 # command). Multi-stage: `build` compiles TypeScript with the dev dependencies; `runtime` has
 # production dependencies only, FFmpeg for the worker, and runs as the non-root `node` user.

@@ -25,8 +25,25 @@ import {
   targetUp,
   SERVICES,
   FFMPEG_DURATION,
+  CRM_ERROR_RATIO_THRESHOLD,
+  DEFAULT_PORTS,
+  ERROR_RATIO_THRESHOLD,
+  FAULT_ERROR_RATIO_ENV,
+  FFMPEG_ATTR,
+  JOB_FAILURE_RATIO_THRESHOLD,
+  MESSAGING_ATTR,
+  METRICS_PATH,
+  ROUTE_CLASSES,
+  S3_ATTR,
+  S3_ERROR_RATIO_THRESHOLD,
+  SERVICE_API,
+  SERVICE_WORKER,
+  SPANS_DROPPED_RATIO_THRESHOLD,
+  UPLOAD_FAILURES,
+  VIDEO_METRIC_LABELS,
   type AlertName,
 } from '../src/signals/index.ts';
+import { pct } from './model.ts';
 import { DASHBOARD_UIDS } from '../dashboards/uids.ts';
 
 export interface Runbook {
@@ -40,7 +57,7 @@ const dash = (uid: string): string => `Grafana dashboard \`${uid}\` (/d/${uid})`
 
 export const RUNBOOKS: Record<AlertName, Runbook> = {
   [ALERT.highErrorRatio]: {
-    meaning: 'More than the error-ratio threshold of one service\'s requests answer 5xx. Users see failed playback, uploads or API calls.',
+    meaning: `More than ${pct(ERROR_RATIO_THRESHOLD)} of one service's requests answer 5xx. Users see failed playback, uploads or API calls.`,
     steps: [
       `Open the ${dash(DASHBOARD_UIDS.overview)} and find the route with the red error-ratio line; or run ${q(recordedErrorRatio('5m', SLO_LABELS))}.`,
       `List the failing routes and status codes: ${q(errorRate('5m', {}, [HTTP_LABELS.route, HTTP_LABELS.status]))}.`,
@@ -48,17 +65,17 @@ export const RUNBOOKS: Record<AlertName, Runbook> = {
     ],
     causes: [
       'S3 (MinIO) unreachable or slow: `s3.*` spans in error, S3HighErrorRatio usually fires too.',
-      'Redis down: uploads fail to enqueue the thumbnail job (`upload_failures_total{reason="queue_unavailable"}`).',
+      `Redis down: uploads fail to enqueue the thumbnail job (\`${UPLOAD_FAILURES}{${VIDEO_METRIC_LABELS.reason}="queue_unavailable"}\`).`,
       'PostgreSQL down or migrations not applied: `GET /api/videos` and webhooks fail.',
-      'Fault injection left on: `FAULT_ERROR_RATIO` set in the video-api environment.',
+      `Fault injection left on: \`${FAULT_ERROR_RATIO_ENV}\` set in the video-api environment.`,
     ],
   },
   [ALERT.routeClassHighErrorRatio]: {
-    meaning: 'One route class (stream, redirect, upload, api, webhook, internal) fails above the error-ratio threshold while the service as a whole may still be under it.',
+    meaning: `One route class (${ROUTE_CLASSES.join(', ')}) fails above ${pct(ERROR_RATIO_THRESHOLD)} while the service as a whole may still be under it.`,
     steps: [
       `Error ratio per class: ${q(recordedErrorRatio('5m', SLO_LABELS))}.`,
       `Status codes of that class: ${q(errorRate('5m', { [HTTP_LABELS.routeClass]: '$route_class' }, [HTTP_LABELS.route, HTTP_LABELS.status]))} (replace $route_class).`,
-      `In ${dash(DASHBOARD_UIDS.traces)} search TraceQL \`{ status = error && span.route_class = "<class>" }\` and read the failing span's events.`,
+      `In ${dash(DASHBOARD_UIDS.traces)} search TraceQL \`{ status = error && span.http.route = "<route>" }\` and read the failing span's events.`,
     ],
     causes: [
       'stream/redirect: S3 GetObject or presigning failing (credentials, bucket, clock skew).',
@@ -102,7 +119,7 @@ export const RUNBOOKS: Record<AlertName, Runbook> = {
     steps: [
       `Which targets are down: ${q(`${targetUp(SERVICES)} == 0`)}; Prometheus UI > Status > Targets shows the scrape error.`,
       '`docker compose ps` and `docker compose logs --tail=100 <service>`: crashed, restarting, OOM-killed?',
-      'Check the metrics port (video-api 9464, video-worker 9465) answers `curl -s localhost:<port>/metrics | head`.',
+      `Check the metrics port (${SERVICE_API} ${DEFAULT_PORTS.apiMetrics}, ${SERVICE_WORKER} ${DEFAULT_PORTS.workerMetrics}) answers \`curl -s localhost:<port>${METRICS_PATH} | head\`.`,
     ],
     causes: ['Crash at start-up (bad environment, dependency unreachable); OOM kill; METRICS_PORT changed without the scrape config.'],
   },
@@ -116,16 +133,16 @@ export const RUNBOOKS: Record<AlertName, Runbook> = {
     causes: ['Service not started or removed from compose; job renamed in the scrape config.'],
   },
   [ALERT.s3HighErrorRatio]: {
-    meaning: 'S3 calls of one operation fail above the S3 error-ratio threshold. Playback and uploads depending on that operation fail.',
+    meaning: `More than ${pct(S3_ERROR_RATIO_THRESHOLD)} of one S3 operation's calls fail. Playback and uploads depending on that operation fail.`,
     steps: [
       `Error ratio per operation: ${q(s3ErrorRatio(DEPENDENCY_WINDOW, {}, [...SERVICE_LABELS, S3_LABELS.operation]))}.`,
-      `In ${dash(DASHBOARD_UIDS.traces)} search \`{ name =~ "s3.*" && status = error }\` and read \`s3.status_code\` and the exception event.`,
+      `In ${dash(DASHBOARD_UIDS.traces)} search \`{ name =~ "s3.*" && status = error }\` and read \`${S3_ATTR.statusCode}\` and the exception event.`,
       'Check MinIO: `docker compose logs minio`, console at http://localhost:9001, bucket exists, disk not full.',
     ],
     causes: ['MinIO down or restarting; bucket missing; wrong credentials; clock skew breaking SigV4; disk full.'],
   },
   [ALERT.crmHighFailureRatio]: {
-    meaning: 'Calls to the CRM fail above the CRM failure-ratio threshold: registrations from webhooks are not synchronised.',
+    meaning: `More than ${pct(CRM_ERROR_RATIO_THRESHOLD)} of CRM calls fail after retries: registrations from webhooks are not synchronised.`,
     steps: [
       `Open ${dash(DASHBOARD_UIDS.dependencies)} CRM row: failures, retries and token refreshes.`,
       `In ${dash(DASHBOARD_UIDS.traces)} search \`{ name =~ "crm.*" && status = error }\`.`,
@@ -138,21 +155,21 @@ export const RUNBOOKS: Record<AlertName, Runbook> = {
     steps: [
       `Queue depth by state: ${q(`${QUEUE_JOBS}${sel({})}`)}.`,
       `Job throughput and failures: ${q(counterRate(`${QUEUE_JOB_DURATION}_count`, '5m', {}, [QUEUE_LABELS.queue, QUEUE_LABELS.outcome]))}.`,
-      `Is the worker up? ${q(`up{job="video-worker"}`)}; FFmpeg duration: ${q(histogramQuantile(0.95, FFMPEG_DURATION, '5m', {}, [QUEUE_LABELS.step]))}.`,
+      `Is the worker up? ${q(targetUp([SERVICE_WORKER]))}; FFmpeg duration: ${q(histogramQuantile(0.95, FFMPEG_DURATION, '5m', {}, [QUEUE_LABELS.step]))}.`,
     ],
     causes: ['video-worker down or stuck on a job; FFmpeg slow on large files; an upload burst larger than the worker pool.'],
   },
   [ALERT.jobHighFailureRatio]: {
-    meaning: 'Queue jobs fail for good (after all retries) above the job failure-ratio threshold: videos end up without thumbnails.',
+    meaning: `More than ${pct(JOB_FAILURE_RATIO_THRESHOLD)} of queue jobs fail for good (after all retries): videos end up without thumbnails.`,
     steps: [
       `Outcomes: ${q(counterRate(`${QUEUE_JOB_DURATION}_count`, '5m', {}, [QUEUE_LABELS.queue, QUEUE_LABELS.outcome]))}.`,
-      `In ${dash(DASHBOARD_UIDS.traces)} search \`{ name =~ "queue.job.*" && status = error }\`; the \`ffmpeg.stderr_tail\` attribute shows FFmpeg's error.`,
-      'Check the worker logs for the job id (`messaging.message.id`).',
+      `In ${dash(DASHBOARD_UIDS.traces)} search \`{ name =~ "queue.job.*" && status = error }\`; the \`${FFMPEG_ATTR.stderrTail}\` attribute shows FFmpeg's error.`,
+      `Check the worker logs for the job id (\`${MESSAGING_ATTR.messageId}\`).`,
     ],
     causes: ['Corrupt or unsupported uploads; FFmpeg timeouts; S3 unreachable from the worker.'],
   },
   [ALERT.spansDropped]: {
-    meaning: 'The batch span processor drops spans instead of exporting them: traces are missing, exemplars may point at nothing.',
+    meaning: `More than ${pct(SPANS_DROPPED_RATIO_THRESHOLD)} of spans are dropped by the batch span processor instead of exported: traces are missing, exemplars may point at nothing.`,
     steps: [
       `Dropped and export errors: ${q(counterRate(SPANS_DROPPED, '5m', {}, SERVICE_LABELS))}, ${q(counterRate(SPAN_EXPORT_ERRORS, '5m', {}, SERVICE_LABELS))}.`,
       `Open ${dash(DASHBOARD_UIDS.telemetry)}: exported vs dropped, export errors.`,

@@ -75,7 +75,10 @@ export interface Trial {
   /** Spans the sink received during the window (incl. the flush after it), per wrk request. */
   spansPerRequest: number;
   serverSpansPerRequest: number;
-  /** Histogram _count delta for this workload's route and status, or undefined when not exported. */
+  /**
+   * Histogram _count delta for this workload's route (every status: requests wrk cut off when it
+   * stopped are counted as 499 and still have their span), or undefined when not exported.
+   */
   histogramDelta: number | undefined;
   problems: string[];
 }
@@ -83,7 +86,14 @@ export interface Trial {
 /** How long the batch span processor may hold spans before exporting them (SPAN_BATCH 1 s + margin). */
 const FLUSH_WAIT_MS = 1300;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What to stop if the run is interrupted (SIGINT/SIGTERM): services, sink, proxy, Redis, s3rver. */
+const cleanups = new Set<() => Promise<unknown>>();
+function onExit<T extends () => Promise<unknown>>(fn: T): T {
+  cleanups.add(fn);
+  return fn;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function variantCommand(variant: Variant): { args: string[]; env: Record<string, string> } {
   const main = join(ROOT, 'src/api/main.ts');
@@ -97,7 +107,9 @@ function variantCommand(variant: Variant): { args: string[]; env: Record<string,
     case 'full':
       return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_TRACES_SAMPLER_ARG: '1' } };
     case 'stock':
-      return { args: ['--import', join(ROOT, 'bench/stock-register.ts'), main], env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
+      // The stock BatchSpanProcessor waits 5 s by default; 1 s (ours, SPAN_BATCH) lets the data
+      // check attribute its spans to the right window.
+      return { args: ['--import', join(ROOT, 'bench/stock-register.ts'), main], env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_BSP_SCHEDULE_DELAY: '1000' } };
   }
 }
 
@@ -165,7 +177,16 @@ async function startService(env: Env, variant: Variant, opts: BenchOptions, logN
     const out = existsSync(join(env.logDir, `${logName}.log`)) ? readFileSync(join(env.logDir, `${logName}.log`), 'utf8').slice(-4000) : '';
     throw new Error(`video-api (${variant}) did not start: ${(err as Error).message}\n${out}`, { cause: err });
   }
-  return { proc, port, metricsPort, stop };
+  const tracked = onExit(stop);
+  return {
+    proc,
+    port,
+    metricsPort,
+    stop: async () => {
+      await stop();
+      cleanups.delete(tracked);
+    },
+  };
 }
 
 /** The taskset'd node process is the service itself (taskset execs), so its PID is ours. */
@@ -229,6 +250,23 @@ function runWrk(env: Env, opts: BenchOptions, url: string, run: WorkloadRun, sec
   });
 }
 
+/**
+ * Waits until requests still in flight after wrk stopped have finished: until the server's
+ * histogram count stops moving (or, without a histogram, the slowest warm-up latency), bounded.
+ */
+async function settle(svc: Service, route: string, p99Seconds: number): Promise<void> {
+  const count = async () => histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: route });
+  let last = await count();
+  if (last === undefined) return sleep(Math.min(5000, p99Seconds * 1000 + 200));
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    await sleep(250);
+    const now = await count();
+    if (now === last) return;
+    last = now;
+  }
+}
+
 async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, variant: Variant, round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial> {
   const base = `http://127.0.0.1:${svc.port}`;
   const run = workloadRun(workload, ctx, bodyFile);
@@ -236,17 +274,20 @@ async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, varia
   // Preflight: the request wrk will repeat gets its expected answer (wrk only counts >= 400).
   const pre = await executePlan(base, { ...run.plan, follow: undefined });
   for (const r of pre) problems.push(...r.problems);
-  if (opts.warmupSeconds > 0) await runWrk(env, opts, base + run.plan.path, run, opts.warmupSeconds);
+  const warm = opts.warmupSeconds > 0 ? await runWrk(env, opts, base + run.plan.path, run, opts.warmupSeconds) : undefined;
+  await settle(svc, run.route, warm?.p99 ?? 0);
   await sleep(FLUSH_WAIT_MS);
-  const hist0 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route, [HTTP_LABELS.status]: run.status });
+  const hist0 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
   const sink0 = env.sink.counts();
   const cpu0 = cpuSeconds(svc.proc.pid as number);
   const wrk = await runWrk(env, opts, base + run.plan.path, run, opts.seconds);
-  // Spans of the window are exported up to one batch delay later: their CPU and spans count.
+  // Requests in flight when wrk stopped finish, and the window's spans are exported up to one
+  // batch delay later: their CPU and spans count.
+  await settle(svc, run.route, wrk.p99);
   await sleep(FLUSH_WAIT_MS);
   const cpu1 = cpuSeconds(svc.proc.pid as number);
   const sink1 = env.sink.counts();
-  const hist1 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route, [HTTP_LABELS.status]: run.status });
+  const hist1 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
   if (wrk.requests === 0) problems.push('wrk completed no request');
   if (wrk.statusErrors > 0) problems.push(`${wrk.statusErrors} responses with status >= 400`);
   if (wrk.socketErrors > 0) problems.push(`${wrk.socketErrors} socket errors`);
@@ -299,8 +340,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   // generator's core; only the service gets its own.
   if (opts.pinHarness !== false) spawnSync(taskset, ['-p', '-c', String(opts.loadCpu), String(process.pid)]);
   const dir = tempDir('bench-overhead');
+  onExit(async () => dir.cleanup());
   const s3 = await startS3rver();
+  onExit(s3.stop);
   const redis = await startRedis();
+  onExit(redis.stop);
   const proxy = await startDelayProxy({ host: '127.0.0.1', port: s3.port }, BENCH_S3_DELAY_MS);
   const sink = await startOtlpSink();
   const env: Env = {
@@ -355,6 +399,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     await redis.stop();
     await s3.stop();
     dir.cleanup();
+    cleanups.clear();
   }
   return {
     options: opts,
@@ -598,7 +643,20 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  let interrupted = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      interrupted = true;
+      console.error(`${sig}: stopping the services and components this run started`);
+      // In reverse start order: the running service first, s3rver and the temp dir last.
+      void (async () => {
+        for (const fn of [...cleanups].reverse()) await fn().catch(() => undefined);
+      })().finally(() => process.exit(130));
+    });
+  }
   main().catch((err: unknown) => {
+    // After a signal the run fails on purpose (its service is gone): the handler exits.
+    if (interrupted) return;
     console.error(err);
     process.exit(1);
   });

@@ -17,6 +17,7 @@ import {
   S3_LABELS,
   SLOW_QUERY_LOG_MSG,
   SLOW_QUERY_THRESHOLD_MS,
+  TRACE_ATTRS,
   counterRate,
   histogramQuantile,
   pct,
@@ -141,7 +142,7 @@ export const redisSpansTable = () =>
   traceqlPanel(
     'Redis commands (client spans)',
     'Traces with Redis client spans (BullMQ enqueue, realtime pub/sub) slower than 50 ms: Redis exports no metrics of ours, its spans do.',
-    '{ span.db.system = "redis" && duration > 50ms }',
+    `{ span.${TRACE_ATTRS.dbSystem} = "redis" && duration > 50ms }`,
   ).span(24);
 
 export const dbErrorsTimeseries = () =>

@@ -12,6 +12,10 @@ import {
   QUEUE_JOB_WAIT,
   QUEUE_LABELS,
   ROUTES,
+  RT_CONNECTED_CLIENTS,
+  RT_CONNECTIONS,
+  RT_LABELS,
+  RT_MESSAGES,
   UPLOAD_BYTES,
   UPLOAD_FAILURES,
   UPLOAD_PARTS,
@@ -154,9 +158,28 @@ export const ffmpegOutcomesTimeseries = () =>
     { unit: 'ops', stack: true },
   ).span(12);
 
+export const realtimeClientsTimeseries = () =>
+  timeseriesPanel(
+    'Realtime clients and connections',
+    'Socket.io clients connected to video-api (they receive upload progress and thumbnail.ready / thumbnail.failed), and connection attempts per second by outcome (accepted, unauthorized).',
+    [
+      prom(`sum (${RT_CONNECTED_CLIENTS}${sel(envSel())})`, 'connected', { refId: 'C' }),
+      prom(counterRate(RT_CONNECTIONS, RATE, envSel(), [RT_LABELS.outcome]), 'connections {{outcome}}/s', { refId: 'O' }),
+    ],
+    { unit: 'short', min: 0 },
+  ).span(12);
+
+export const realtimeMessagesTimeseries = () =>
+  timeseriesPanel(
+    'Realtime messages by event',
+    'Socket.io messages per second by direction (in: subscribe/unsubscribe from clients; out: upload.progress, thumbnail.ready, thumbnail.failed to clients).',
+    [prom(counterRate(RT_MESSAGES, RATE, envSel(), [RT_LABELS.direction, RT_LABELS.event]), '{{direction}} {{event}}')],
+    { unit: 'ops', stack: true },
+  ).span(12);
+
 export function uploadsJobsDashboard(cfg: DashboardConfig = defaultUploadsJobsConfig): dashboard.DashboardBuilder {
   return baseDashboard(cfg)
-    .description('Are uploads getting in and thumbnails getting made? Upload traffic and failures, the thumbnail queue, jobs and FFmpeg.')
+    .description('Are uploads getting in and thumbnails getting made? Upload traffic and failures, the thumbnail queue, jobs, FFmpeg, and the realtime updates that tell users.')
     .withVariable(environmentVariable())
     .link(linkTo(DASHBOARD_UIDS.overview, 'Service overview'))
     .link(linkTo(DASHBOARD_UIDS.traces, 'Traces and logs'))
@@ -174,5 +197,8 @@ export function uploadsJobsDashboard(cfg: DashboardConfig = defaultUploadsJobsCo
     .withPanel(jobFailureRatioTimeseries())
     .withRow(row('FFmpeg'))
     .withPanel(ffmpegDurationTimeseries())
-    .withPanel(ffmpegOutcomesTimeseries());
+    .withPanel(ffmpegOutcomesTimeseries())
+    .withRow(row('Realtime updates'))
+    .withPanel(realtimeClientsTimeseries())
+    .withPanel(realtimeMessagesTimeseries());
 }

@@ -7,7 +7,7 @@ import { redirectSession, thresholds, type LoadContext } from './scenarios.ts';
 
 export const options: Options = {
   scenarios: {
-    redirects: { executor: 'constant-vus', vus: envNumber('VUS', 10), duration: __ENV.DURATION || '1m' },
+    redirect: { executor: 'constant-vus', vus: envNumber('VUS', 10), duration: __ENV.DURATION || '1m' },
   },
   thresholds: thresholds(['redirect']),
 };

@@ -8,7 +8,7 @@ import { streamSession, thresholds, type LoadContext } from './scenarios.ts';
 
 export const options: Options = {
   scenarios: {
-    players: { executor: 'constant-vus', vus: envNumber('VUS', 10), duration: __ENV.DURATION || '1m' },
+    stream: { executor: 'constant-vus', vus: envNumber('VUS', 10), duration: __ENV.DURATION || '1m' },
   },
   thresholds: thresholds(['stream']),
 };

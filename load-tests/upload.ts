@@ -9,7 +9,7 @@ import { thresholds, uploadSession, type LoadContext } from './scenarios.ts';
 
 export const options: Options = {
   scenarios: {
-    uploaders: { executor: 'constant-vus', vus: envNumber('VUS', 4), duration: __ENV.DURATION || '1m' },
+    upload: { executor: 'constant-vus', vus: envNumber('VUS', 4), duration: __ENV.DURATION || '1m' },
   },
   thresholds: thresholds(['upload']),
 };

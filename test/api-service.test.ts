@@ -71,6 +71,26 @@ describe('video-api process (preloaded SDK, OTLP export)', () => {
     console.log(`span tree of one ranged request (exported by the video-api process):\n${tree(spans, root)}`);
   });
 
+  it('exports no presigned-URL signature or credential in any span or event, while the client gets the URL', async () => {
+    const auth = { authorization: `Bearer ${api.token('alice')}` };
+    const up = await fetch(`${api.url}/api/upload/stream`, { method: 'PUT', headers: auth, body: fakeVideo(10_000) });
+    const { url } = (await up.json()) as { url: string };
+    const res = await fetch(`${api.url}${url}?delivery=redirect`, { headers: auth, redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!);
+    const secrets = [location.searchParams.get('X-Amz-Signature')!, location.searchParams.get('X-Amz-Credential')!];
+    expect(secrets[0]).toMatch(/^[0-9a-f]{64}$/);
+    const traceId = res.headers.get('traceresponse')!.split('-')[1]!;
+    await receiver.waitFor(() => receiver.spans.some((s) => s.traceId === traceId && s.name === 'GET /api/videos/:filename'), 10_000, 'exported redirect trace');
+    const exported = JSON.stringify([receiver.spans, receiver.logs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v));
+    expect(exported).toContain('signedUrl');
+    for (const secret of secrets) {
+      expect(exported).not.toContain(secret);
+      expect(exported).not.toContain(encodeURIComponent(secret));
+    }
+    expect(api.output()).not.toContain(secrets[0]);
+  });
+
   it('serves OpenMetrics on METRICS_PORT with request, S3 and streaming series', async () => {
     const res = await fetch(api.metricsUrl!, { headers: { accept: 'application/openmetrics-text' } });
     expect(res.status).toBe(200);

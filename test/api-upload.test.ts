@@ -47,21 +47,39 @@ afterAll(async () => {
   await jobs?.close();
   jobsRedis?.disconnect();
   store?.destroy();
-  await small?.stop();
-  await api?.stop();
-  await tel?.shutdown();
+  try {
+    await small?.stop();
+  } finally {
+    await api?.stop();
+    await tel?.shutdown();
+  }
 });
 
-beforeEach(() => tel.reset());
+/** Trace id of the last upload response (traceresponse header): assertions look at that trace only. */
+let current: string | undefined;
+beforeEach(() => {
+  tel.reset();
+  current = undefined;
+});
+const remember = (traceresponse: string | null | undefined): void => {
+  current = traceresponse?.split('-')[1];
+};
+async function call(url: string, init?: RequestInit): Promise<Response> {
+  const res = await fetch(url, init);
+  remember(res.headers.get('traceresponse'));
+  return res;
+}
+const mine = (): ReadableSpan[] => tel.spans().filter((s) => current === undefined || s.spanContext().traceId === current);
+const named = (name: string): ReadableSpan[] => mine().filter((s) => s.name === name);
 
 const auth = (app: StartedApp, user = 'alice') => ({ authorization: `Bearer ${app.token(user)}` });
 const keys = async (): Promise<string[]> => (await store.listObjects('')).map((o) => o.key).sort();
 const one = (name: string): ReadableSpan => {
-  const s = tel.spansNamed(name);
-  expect(s, `span ${name} among ${tel.spans().map((x) => x.name).join(', ')}`).toHaveLength(1);
+  const s = named(name);
+  expect(s, `span ${name} among ${mine().map((x) => x.name).join(', ')}`).toHaveLength(1);
   return s[0]!;
 };
-const uploadSpanDone = () => waitFor(() => tel.spansNamed(SPAN_UPLOAD_STREAM).length === 1, 10_000, 'api.upload.stream span');
+const uploadSpanDone = () => waitFor(() => named(SPAN_UPLOAD_STREAM).length === 1, 10_000, 'api.upload.stream span');
 
 interface Sent {
   status: number | undefined;
@@ -74,12 +92,13 @@ interface Sent {
  * connection once that many bytes are written. Resolves with the response, or the error if the
  * server closed first.
  */
-function sendChunked(app: StartedApp, total: number, opts: { abortAfter?: number; path?: string } = {}): Promise<Sent> {
-  const data = fakeVideo(total);
+function sendChunked(app: StartedApp, total: number, opts: { abortAfter?: number; path?: string; body?: Buffer; contentType?: string } = {}): Promise<Sent> {
+  const data = opts.body ?? fakeVideo(total);
+  total = data.length;
   return new Promise((resolve) => {
     const req = httpRequest(`${app.url}${opts.path ?? '/api/upload/stream?filename=big.mp4'}`, {
       method: 'POST',
-      headers: { ...auth(app), 'content-type': 'video/mp4', 'transfer-encoding': 'chunked' },
+      headers: { ...auth(app), 'content-type': opts.contentType ?? 'video/mp4', 'transfer-encoding': 'chunked' },
     });
     let done = false;
     const finish = (r: Sent) => {
@@ -89,6 +108,7 @@ function sendChunked(app: StartedApp, total: number, opts: { abortAfter?: number
       }
     };
     req.on('response', (res) => {
+      remember(res.headers.traceresponse as string | undefined);
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => finish({ status: res.statusCode, body }));
@@ -120,7 +140,7 @@ function sendChunked(app: StartedApp, total: number, opts: { abortAfter?: number
 describe('upload, success', () => {
   it('streams a 12 MiB body in 5 MiB parts, answers 201 and leaves a span tree with one event per part', async () => {
     const body = fakeVideo(12 * MiB);
-    const res = await fetch(`${api.url}/api/upload/stream?filename=cat.mp4`, {
+    const res = await call(`${api.url}/api/upload/stream?filename=cat.mp4`, {
       method: 'POST',
       headers: { ...auth(api), 'content-type': 'application/octet-stream' },
       body,
@@ -135,7 +155,7 @@ describe('upload, success', () => {
     const upload = one(SPAN_UPLOAD_STREAM);
     expect(server.kind).toBe(SpanKind.SERVER);
     expect(upload.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
-    const parts = tel.spansNamed(s3SpanName('upload_part'));
+    const parts = named(s3SpanName('upload_part'));
     expect(parts).toHaveLength(3);
     for (const s of [...parts, one(s3SpanName('create_multipart_upload')), one(s3SpanName('complete_multipart_upload'))]) {
       expect(s.parentSpanContext?.spanId).toBe(upload.spanContext().spanId);
@@ -220,16 +240,16 @@ describe('upload, success', () => {
 
 describe('upload, rejected or failed: nothing stored', () => {
   it('answers 401 without a session and touches no storage', async () => {
-    const res = await fetch(`${api.url}/api/upload/stream`, { method: 'POST', body: fakeVideo(1024) });
+    const res = await call(`${api.url}/api/upload/stream`, { method: 'POST', body: fakeVideo(1024) });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: 'unauthenticated' });
     await uploadSpanDone();
-    expect(tel.spans().filter((s) => s.name.startsWith('s3.'))).toHaveLength(0);
+    expect(mine().filter((s) => s.name.startsWith('s3.'))).toHaveLength(0);
   });
 
   it('answers 415 for a body that is not a video, before any multipart upload starts', async () => {
     const before = await keys();
-    const res = await fetch(`${api.url}/api/upload/stream?filename=evil.mp4`, {
+    const res = await call(`${api.url}/api/upload/stream?filename=evil.mp4`, {
       method: 'POST',
       headers: { ...auth(api), 'content-type': 'video/mp4' },
       body: Buffer.from('#!/bin/sh\necho this is a shell script pretending to be a video file\n'.repeat(4)),
@@ -238,8 +258,21 @@ describe('upload, rejected or failed: nothing stored', () => {
     expect(await res.json()).toMatchObject({ error: 'unsupported_media_type' });
     await uploadSpanDone();
     expect(one(SPAN_UPLOAD_STREAM).events.find((e) => e.name === EVENT_UPLOAD_REJECTED)?.attributes).toEqual({ reason: 'unsupported_media_type' });
-    expect(tel.spansNamed(s3SpanName('create_multipart_upload'))).toHaveLength(0);
+    expect(named(s3SpanName('create_multipart_upload'))).toHaveLength(0);
     expect(await keys()).toEqual(before);
+  });
+
+  it('answers bad query input with a JSON 4xx, never a crash', async () => {
+    const post = (query: string) =>
+      fetch(`${api.url}/api/upload/stream?${query}`, { method: 'POST', headers: { ...auth(api), 'content-type': 'video/mp4' }, body: fakeVideo(2048) });
+    const bad = await post('visibility=everyone');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'invalid_visibility' });
+    const twice = await post('visibility=public&visibility=private');
+    expect(twice.status).toBe(400);
+    // A repeated filename is ignored (it is only metadata), the upload still works.
+    const names = await post('filename=a.mp4&filename=b.mp4');
+    expect(names.status).toBe(201);
   });
 
   it('answers 400 for an empty body', async () => {
@@ -249,7 +282,7 @@ describe('upload, rejected or failed: nothing stored', () => {
   });
 
   it('answers 413 at once when Content-Length is over UPLOAD_MAX_BYTES, without calling S3', async () => {
-    const res = await fetch(`${small.url}/api/upload/stream`, {
+    const res = await call(`${small.url}/api/upload/stream`, {
       method: 'POST',
       headers: { ...auth(small), 'content-type': 'video/mp4' },
       body: fakeVideo(7 * MiB),
@@ -261,7 +294,7 @@ describe('upload, rejected or failed: nothing stored', () => {
     }
     await uploadSpanDone();
     expect(one(SPAN_UPLOAD_STREAM).events.find((e) => e.name === EVENT_UPLOAD_REJECTED)?.attributes).toEqual({ reason: 'too_large' });
-    expect(tel.spans().filter((s) => s.name.startsWith('s3.'))).toHaveLength(0);
+    expect(mine().filter((s) => s.name.startsWith('s3.'))).toHaveLength(0);
   });
 
   it('answers 413 for a chunked body that passes the limit mid-way, aborting the multipart upload (no orphaned parts)', async () => {
@@ -270,9 +303,26 @@ describe('upload, rejected or failed: nothing stored', () => {
     if (sent.status !== undefined) expect(sent.status).toBe(413);
     await uploadSpanDone();
     // One full part had reached S3 before the limit: the upload was created, then aborted.
-    expect(tel.spansNamed(s3SpanName('upload_part'))).toHaveLength(1);
+    expect(named(s3SpanName('upload_part'))).toHaveLength(1);
     expect(one(s3SpanName('abort_multipart_upload')).status.code).not.toBe(SpanStatusCode.ERROR);
-    expect(tel.spansNamed(s3SpanName('complete_multipart_upload'))).toHaveLength(0);
+    expect(named(s3SpanName('complete_multipart_upload'))).toHaveLength(0);
+    expect(await api.s3.pendingMultipartUploads()).toEqual([]);
+    expect(await keys()).toEqual(before);
+  });
+
+  it('applies the same limit to a multipart/form-data upload streamed without Content-Length', async () => {
+    const before = await keys();
+    const boundary = 'vitest-boundary-7f3a';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\nContent-Type: video/mp4\r\n\r\n`),
+      fakeVideo(8 * MiB),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const sent = await sendChunked(small, body.length, { body, contentType: `multipart/form-data; boundary=${boundary}` });
+    if (sent.status !== undefined) expect(sent.status).toBe(413);
+    await uploadSpanDone();
+    expect(one(SPAN_UPLOAD_STREAM).events.find((e) => e.name === EVENT_UPLOAD_REJECTED)?.attributes).toEqual({ reason: 'too_large' });
+    expect(named(s3SpanName('abort_multipart_upload'))).toHaveLength(1);
     expect(await api.s3.pendingMultipartUploads()).toEqual([]);
     expect(await keys()).toEqual(before);
   });
@@ -284,8 +334,8 @@ describe('upload, rejected or failed: nothing stored', () => {
     await uploadSpanDone();
     const upload = one(SPAN_UPLOAD_STREAM);
     expect(upload.events.find((e) => e.name === EVENT_UPLOAD_ABORTED)?.attributes?.reason).toBe('client_abort');
-    expect(tel.spansNamed(s3SpanName('abort_multipart_upload'))).toHaveLength(1);
-    expect(tel.spansNamed(s3SpanName('complete_multipart_upload'))).toHaveLength(0);
+    expect(named(s3SpanName('abort_multipart_upload'))).toHaveLength(1);
+    expect(named(s3SpanName('complete_multipart_upload'))).toHaveLength(0);
     expect(await api.s3.pendingMultipartUploads()).toEqual([]);
     expect(await keys()).toEqual(before);
   });
@@ -299,7 +349,7 @@ describe('upload, rejected or failed: nothing stored', () => {
       const before = await keys();
       tel.reset();
       const t0 = performance.now();
-      const res = await fetch(`${app.url}/api/upload/stream`, {
+      const res = await call(`${app.url}/api/upload/stream`, {
         method: 'POST',
         headers: { ...auth(app), 'content-type': 'video/mp4' },
         body: fakeVideo(100_000),

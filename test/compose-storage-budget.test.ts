@@ -203,7 +203,7 @@ describe('trace storage budget (docs/stack.md)', () => {
         row(`upload ${(realVideo.length / 1024).toFixed(0)} KiB + thumbnail job (API + worker)`, uploadWithJob),
         `bytes per extra 5 MiB part: ${perPart.toFixed(0)}; typical ${STORAGE_BUDGET_UPLOAD_BYTES / MiB} MiB upload (${parts} parts) with its job: ${typicalUpload.toFixed(0)} bytes`,
         `at ${STORAGE_BUDGET_REQUESTS_PER_SECOND} req/s, ratio ${ratio}, mix ${JSON.stringify(STORAGE_BUDGET_MIX)}: ${(dailyBytes / 1e6).toFixed(0)} MB/day of OTLP span bytes; ` +
-          `retention ${TRACE_RETENTION_HOURS} h -> ${((dailyBytes * TRACE_RETENTION_HOURS) / 24 / 1e9).toFixed(2)} GB at most; budget reached at ${maxRate.toFixed(0)} req/s`,
+          `retention ${TRACE_RETENTION_HOURS} h -> ${((dailyBytes * TRACE_RETENTION_HOURS) / 24 / 1e9).toFixed(2)} GB kept; budget reached at ${maxRate.toFixed(0)} req/s`,
       ].join('\n'),
     );
 

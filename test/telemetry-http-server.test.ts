@@ -1,6 +1,7 @@
 // instrumentFastify: server spans by route template, parent/child, status, trace response headers,
 // the request-duration histogram with exemplars, and redaction of URLs and headers.
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HTTP_SERVER_DURATION, ROUTES, UNMATCHED_ROUTE } from '../src/signals/index.ts';
@@ -29,6 +30,8 @@ beforeAll(async () => {
     throw new Error('exploded with X-Amz-Signature=deadbeef');
   });
   app.get('/forbidden', async (_req, reply) => reply.code(403).send({ error: 'forbidden' }));
+  // Answers after 300 ms: long enough for the client to give up first.
+  app.get('/slow', async () => new Promise((r) => setTimeout(() => r({ late: true }), 300)));
   await app.ready();
 });
 
@@ -149,5 +152,31 @@ describe('instrumentFastify', () => {
   it('always samples requests flagged critical and marks them with sampling.priority', async () => {
     await app.inject({ method: 'GET', url: '/api/videos/a.mp4', headers: { 'x-test-critical': '1' } });
     expect(serverSpans()[0]?.attributes['sampling.priority']).toBe(1);
+  });
+
+  it('ends the span of a request whose client went away, as client_aborted with status 499 in the metric', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 50);
+      });
+      sock.on('error', reject);
+    });
+    const deadline = Date.now() + 5000;
+    while (serverSpans().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const [span] = serverSpans();
+    expect(span?.name).toBe('GET /slow');
+    expect(span?.attributes['error.type']).toBe('client_aborted');
+    expect(span?.events.map((e) => e.name)).toContain('http.client_aborted');
+    const text = await registry.metrics();
+    expect(text).toMatch(/http_server_request_duration_seconds_count\{[^}]*http_route="\/slow"[^}]*http_response_status_code="499"[^}]*\} 1/);
+    // The late response finds the span already ended: still exactly one server span.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(serverSpans().length).toBe(1);
   });
 });

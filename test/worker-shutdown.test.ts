@@ -103,10 +103,10 @@ afterAll(async () => {
 
 describe('worker shutdown on SIGTERM', () => {
   it('lets the active job finish within the grace period, exports its spans as video-worker, exits 0, and serves queue depth on /metrics meanwhile', async () => {
-    const slow = ffprobeWrapper('slow-ffprobe', 'sleep 1.5\nexec ffprobe "$@"');
+    const slow = ffprobeWrapper('slow-ffprobe', 'sleep 2.5\nexec ffprobe "$@"');
     // Telemetry on, exporting OTLP to a local receiver: SIGTERM goes through the bootstrap's
     // handler, which runs the worker's onShutdown hook and then flushes the job's spans.
-    const { proc, metricsPort } = await startWorkerProcess({ FFPROBE_PATH: slow.path, WORKER_SHUTDOWN_GRACE_MS: '4000' });
+    const { proc, metricsPort } = await startWorkerProcess({ FFPROBE_PATH: slow.path, WORKER_SHUTDOWN_GRACE_MS: '8000' });
     const upstream = { traceId: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', spanId: '0102030405060708' };
     const data = { ...(await storeVideo('finish-me')), otel: { traceparent: `00-${upstream.traceId}-${upstream.spanId}-01` } };
     await queue.add(JOB_THUMBNAIL, data, { jobId: 'finish-me', attempts: 3 });
@@ -123,7 +123,7 @@ describe('worker shutdown on SIGTERM', () => {
     proc.proc.kill('SIGTERM');
     const exit = await exited(proc);
     expect(exit.code).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(4000 + 3000);
+    expect(Date.now() - t0).toBeLessThan(8000 + 3000);
     expect(await state('finish-me')).toBe('completed');
     expect((await queue.getJob('finish-me'))?.returnvalue).toMatchObject({ width: 320, height: 240 });
     // The job's spans were exported before exit, as video-worker, in the upload's trace.

@@ -17,6 +17,7 @@ import {
   JOB_THUMBNAIL,
   META,
   QUEUE_JOB_DURATION,
+  QUEUE_JOB_WAIT,
   QUEUE_JOBS,
   QUEUE_THUMBNAIL,
   RT_THUMBNAIL_FAILED,
@@ -130,6 +131,7 @@ describe('thumbnail worker', () => {
     const w = createThumbnailWorker({ redisUrl: redis.url, s3, workDir: dir.path, downloadChunkBytes: 16 * 1024 });
     workers.push(w);
     const completedBefore = await sample(`${QUEUE_JOB_DURATION}_count`, { queue: QUEUE_THUMBNAIL, outcome: 'completed' });
+    const waitsBefore = await sample(`${QUEUE_JOB_WAIT}_count`, { queue: QUEUE_THUMBNAIL });
     const data = await storeVideo('vid-ok', video.path);
     const { traceId, requestSpanId } = await uploadRequest(data);
     await waitFor(async () => (await jobState(w.queue, 'vid-ok')) === 'completed', 20_000, 'job vid-ok to complete');
@@ -175,6 +177,7 @@ describe('thumbnail worker', () => {
 
     expect(await sample(`${QUEUE_JOB_DURATION}_count`, { queue: QUEUE_THUMBNAIL, outcome: 'completed' })).toBe(completedBefore + 1);
     expect(await sample(QUEUE_JOBS, { queue: QUEUE_THUMBNAIL, state: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(await sample(`${QUEUE_JOB_WAIT}_count`, { queue: QUEUE_THUMBNAIL })).toBe(waitsBefore + 1);
     console.log(printTree(traceId));
     const text = await registry.metrics();
     console.log(text.split('\n').filter((l) => /^(queue_jobs\{|queue_job_duration_seconds_count|ffmpeg_duration_seconds_count)/.test(l)).join('\n'));

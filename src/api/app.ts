@@ -17,11 +17,19 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { uploadRoutes } from './routes/upload.ts';
 import { registerVideoRoutes } from './routes/videos.ts';
 import { attachRealtime } from './realtime.ts';
+import { registerCrmWebhook } from './routes/webhooks.ts';
+import { registerVideoList } from './routes/video-list.ts';
+import { createDb, type Db } from '../lib/db.ts';
+import { createCrmClient, loadCrmConfig, type CrmClient } from '../lib/crm.ts';
 
 export interface AppDeps {
   s3?: S3Store;
   redis?: Redis;
   queue?: ThumbnailQueue;
+  /** Database (defaults to one built from DATABASE_URL when it is set). */
+  db?: Db;
+  /** CRM client (defaults to one built from CRM_* variables when they are set). */
+  crm?: CrmClient | null;
   logger?: Logger;
   /** Instrument the app (default true; a no-op anyway when OTEL_SDK_DISABLED=true). */
   instrument?: boolean;
@@ -116,5 +124,34 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   registerVideoRoutes(app, { config, s3 });
   await app.register(uploadRoutes, { config, s3, queue, log: app.log });
   await attachRealtime(app, { redis, sessionSecret: config.sessionSecret, s3, corsOrigin: config.corsOrigin });
+  registerDatabaseRoutes(app, config, deps);
   return app;
+}
+
+/**
+ * The routes that need PostgreSQL (GET /api/videos, POST /api/webhooks/crm). Without
+ * DATABASE_URL they are still registered (and traced) but answer 503 with the reason, so a
+ * missing database is a clear error, not a 404.
+ */
+function registerDatabaseRoutes(app: FastifyInstance, config: ApiConfig, deps: AppDeps): void {
+  let db = deps.db;
+  if (!db && config.databaseUrl) {
+    const handle = createDb(config.databaseUrl, { logger: app.log as unknown as Logger });
+    db = handle.db;
+    app.addHook('onClose', async () => handle.close().catch(() => undefined));
+  }
+  if (!db) {
+    const unavailable = (_req: unknown, reply: Parameters<typeof sendError>[0]) =>
+      sendError(reply, 503, 'database_unavailable', 'DATABASE_URL is not set: this route needs PostgreSQL');
+    app.get(ROUTES.videoList, { config: { routeClass: 'api' } }, unavailable);
+    app.post(ROUTES.crmWebhook, { config: { routeClass: 'webhook' } }, unavailable);
+    return;
+  }
+  if (!config.crmWebhookSecret) app.log.warn('CRM_WEBHOOK_SECRET is not set: every CRM webhook will be rejected with 401');
+  const crm = deps.crm !== undefined ? deps.crm : (() => {
+    const cfg = loadCrmConfig();
+    return cfg ? createCrmClient(cfg) : null;
+  })();
+  registerCrmWebhook(app, { db, crm, webhookSecret: config.crmWebhookSecret ?? '' });
+  registerVideoList(app, { db, sessionSecret: config.sessionSecret });
 }

@@ -34,6 +34,10 @@ export interface ApiConfig {
   faultLatencyMs: number;
   /** Allowed CORS origins (`*` or a comma-separated list). */
   corsOrigin: string;
+  /** PostgreSQL URL (DATABASE_URL); without it the database routes answer 503. */
+  databaseUrl: string | undefined;
+  /** CRM_WEBHOOK_SECRET: HMAC key of POST /api/webhooks/crm signatures. */
+  crmWebhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -121,5 +125,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     faultErrorRatio: ratio(env, FAULT_ERROR_RATIO_ENV),
     faultLatencyMs: int(env, FAULT_LATENCY_MS_ENV, 0, 0, 600_000),
     corsOrigin: str(env, 'CORS_ORIGIN', '*'),
+    databaseUrl: url(env, 'DATABASE_URL', undefined, ['postgres:', 'postgresql:']),
+    crmWebhookSecret: env.CRM_WEBHOOK_SECRET?.trim() || undefined,
   };
 }

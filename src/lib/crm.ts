@@ -15,9 +15,8 @@
 //   because their url.full would carry the raw contact id (/contacts/<id>/notes); our span is
 //   the client span and the W3C trace context is injected by hand.
 import { createHash, randomUUID } from 'node:crypto';
-import { context, propagation, SpanKind, trace, TraceFlags, type Span } from '@opentelemetry/api';
+import { context, propagation, SpanKind, type Span } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import type { Histogram } from 'prom-client';
 import {
   CRM_ATTR,
   CRM_DURATION,
@@ -44,17 +43,6 @@ const crmDuration = histogram(
 );
 const crmRetries = counter(CRM_RETRIES, 'CRM API call retries, by operation and the reason of the retry.', [CRM_LABELS.operation, CRM_LABELS.reason]);
 const crmRefreshes = counter(CRM_TOKEN_REFRESHES, 'OAuth2 token requests to the CRM, by outcome.', [CRM_LABELS.outcome]);
-
-/**
- * observe() from src/telemetry records the exemplar when a sampled span is active; outside one it
- * calls `h.observe(labels, value)`, which prom-client rejects for exemplar-enabled histograms
- * (they take one `{ labels, value }` argument): "Value is not a valid number: undefined".
- * Until that is fixed there, unsampled observations take the object form here.
- */
-function observeDuration<K extends string>(h: Histogram<K>, labels: Partial<Record<K, string>>, seconds: number): void {
-  if ((trace.getActiveSpan()?.spanContext().traceFlags ?? 0) & TraceFlags.SAMPLED) observe(h, labels, seconds);
-  else h.observe({ labels, value: seconds });
-}
 
 /** sha256 of a personal identifier, truncated: correlates spans without exposing the value. */
 export function hashId(value: string): string {
@@ -163,6 +151,15 @@ export class CrmClient {
     });
   }
 
+  /**
+   * The "video published" note. Its idempotency key is derived from the video id, so publishing
+   * (or a retried job publishing) the same video twice adds one note.
+   */
+  addVideoPublishedNote(contactId: string, video: { id: string; title?: string | null }): Promise<{ noteId: string }> {
+    const title = video.title ? `"${video.title}" ` : '';
+    return this.addNote(contactId, `Published video ${title}(${video.id})`, `video-published:${video.id}`);
+  }
+
   /** Span, duration metric and failure event around one logical call. */
   #call<T>(op: CrmOperation, contactId: string | undefined, fn: (span: Span) => Promise<T>): Promise<T> {
     const attrs = { [CRM_ATTR.operation]: op, ...(contactId ? { [CRM_ATTR.contactIdHash]: hashId(contactId) } : {}) };
@@ -172,10 +169,10 @@ export class CrmClient {
         const start = performance.now();
         try {
           const r = await fn(span);
-          observeDuration(crmDuration, { [CRM_LABELS.operation]: op, [CRM_LABELS.outcome]: 'success' }, (performance.now() - start) / 1000);
+          observe(crmDuration, { [CRM_LABELS.operation]: op, [CRM_LABELS.outcome]: 'success' }, (performance.now() - start) / 1000);
           return r;
         } catch (err) {
-          observeDuration(crmDuration, { [CRM_LABELS.operation]: op, [CRM_LABELS.outcome]: 'error' }, (performance.now() - start) / 1000);
+          observe(crmDuration, { [CRM_LABELS.operation]: op, [CRM_LABELS.outcome]: 'error' }, (performance.now() - start) / 1000);
           const e = err instanceof CrmError ? err : new CrmError(String((err as Error)?.message ?? err), 'error');
           addSpanEvent(CRM_EVENTS.failure, { [CRM_ATTR.operation]: op, reason: e.reason, ...(e.status !== undefined ? { [CRM_ATTR.statusCode]: e.status } : {}) });
           this.#log.warn({ crm_operation: op, reason: e.reason, status: e.status, ...(contactId ? { contact_id_hash: hashId(contactId) } : {}) }, 'crm call failed');

@@ -6,11 +6,9 @@
 //    trace_id exemplar (a client extension);
 //  - a `slow query` log line carrying trace_id when it takes SLOW_QUERY_THRESHOLD_MS or more.
 // No Rust engine is involved anywhere (docs/database.md): the query compiler is WebAssembly.
-import { trace, TraceFlags } from '@opentelemetry/api';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import type { Logger } from 'pino';
-import type { Histogram } from 'prom-client';
 import {
   DB_LABELS,
   DB_MODEL_RAW,
@@ -30,17 +28,6 @@ const queryDuration = histogram(
   [DB_LABELS.model, DB_LABELS.operation, DB_LABELS.outcome],
   DB_QUERY_DURATION_BUCKETS,
 );
-
-/**
- * observe() from src/telemetry records the exemplar when a sampled span is active; outside one it
- * calls `h.observe(labels, value)`, which prom-client rejects for exemplar-enabled histograms
- * (they take one `{ labels, value }` argument): "Value is not a valid number: undefined".
- * Until that is fixed there, unsampled observations take the object form here.
- */
-function observeDuration<K extends string>(h: Histogram<K>, labels: Partial<Record<K, string>>, seconds: number): void {
-  if ((trace.getActiveSpan()?.spanContext().traceFlags ?? 0) & TraceFlags.SAMPLED) observe(h, labels, seconds);
-  else h.observe({ labels, value: seconds });
-}
 
 let prismaTracing: PrismaInstrumentation | undefined;
 
@@ -79,7 +66,7 @@ function extend(base: PrismaClient, logger: Logger, slowMs: number) {
         } finally {
           const ms = performance.now() - start;
           const m = model ?? DB_MODEL_RAW;
-          observeDuration(queryDuration, { [DB_LABELS.model]: m, [DB_LABELS.operation]: operation, [DB_LABELS.outcome]: outcome }, ms / 1000);
+          observe(queryDuration, { [DB_LABELS.model]: m, [DB_LABELS.operation]: operation, [DB_LABELS.outcome]: outcome }, ms / 1000);
           // Arguments are not logged: they hold personal data (emails) and can be large.
           if (ms >= slowMs) logger.warn({ db_model: m, db_operation: operation, duration_ms: Math.round(ms), outcome }, SLOW_QUERY_LOG_MSG);
         }

@@ -8,6 +8,8 @@ import {
   ATTR,
   EVENT_JOB_ENQUEUED,
   JOB_THUMBNAIL,
+  MESSAGING_ATTR,
+  MESSAGING_SYSTEM,
   QUEUE_KEEP_COMPLETED,
   QUEUE_KEEP_FAILED,
   QUEUE_THUMBNAIL,
@@ -42,13 +44,13 @@ export function enqueueThumbnail(queue: ThumbnailQueue, data: Omit<ThumbnailJobD
         removeOnFail: QUEUE_KEEP_FAILED,
       });
       const id = job.id ?? data.videoId;
-      addSpanEvent(EVENT_JOB_ENQUEUED, { 'messaging.message.id': id, [ATTR.videoId]: data.videoId });
+      addSpanEvent(EVENT_JOB_ENQUEUED, { [MESSAGING_ATTR.messageId]: id, [ATTR.videoId]: data.videoId });
       return id;
     },
     {
-      'messaging.system': 'bullmq',
-      'messaging.operation.type': 'send',
-      'messaging.destination.name': QUEUE_THUMBNAIL,
+      [MESSAGING_ATTR.system]: MESSAGING_SYSTEM,
+      [MESSAGING_ATTR.operation]: 'send',
+      [MESSAGING_ATTR.destination]: QUEUE_THUMBNAIL,
       [ATTR.videoId]: data.videoId,
     },
     { kind: SpanKind.PRODUCER },

@@ -93,7 +93,9 @@ export async function subscribeRealtime(
   clearTimeout(timer);
   return {
     close: async () => {
-      await sub.unsubscribe(channel).catch(() => undefined);
+      // With Redis down the unsubscribe would sit in the offline queue and hang app.close():
+      // only say goodbye on a live connection; disconnect() drops the subscription either way.
+      if (sub.status === 'ready') await sub.unsubscribe(channel).catch(() => undefined);
       sub.disconnect();
     },
   };

@@ -16,7 +16,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl as presign } from '@aws-sdk/s3-request-presigner';
-import { SpanKind, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import {
   OUTCOMES,
   S3_ATTR,
@@ -72,17 +72,6 @@ const s3Duration = histogram(
 // Pre-create every series so rate() and error ratios have data from the first scrape.
 for (const op of S3_OPERATIONS) for (const outcome of OUTCOMES) s3Duration.zero({ [S3_LABELS.operation]: op, [S3_LABELS.outcome]: outcome });
 
-/**
- * Observes with the sampled span's trace id as exemplar. Exemplar-enabled prom-client histograms
- * only accept the object form of observe(), which telemetry's observe() does not use when no
- * sampled span is active (OTEL_SDK_DISABLED, unsampled traces); this covers that case.
- */
-function observeDuration(labels: Record<string, string>, seconds: number): void {
-  const ctx = trace.getActiveSpan()?.spanContext();
-  if (ctx && ctx.traceFlags & 1) observe(s3Duration, labels, seconds);
-  else s3Duration.observe({ labels, value: seconds });
-}
-
 /** HTTP status of a failed S3 call, if the SDK got a response. */
 export function s3StatusCode(err: unknown): number | undefined {
   const meta = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
@@ -137,7 +126,7 @@ export class S3Store {
           if (status !== undefined) span.setAttribute(S3_ATTR.statusCode, status);
           throw err;
         } finally {
-          observeDuration({ [S3_LABELS.operation]: operation, [S3_LABELS.outcome]: outcome }, (performance.now() - started) / 1000);
+          observe(s3Duration, { [S3_LABELS.operation]: operation, [S3_LABELS.outcome]: outcome }, (performance.now() - started) / 1000);
         }
       },
       attributes,

@@ -16,3 +16,4 @@ export * from './db.ts';
 export * from './api.ts';
 export * from './stack.ts';
 export * from './tempo.ts';
+export * from './instrumentation.ts';

@@ -10,3 +10,9 @@ export const TEMPO_SPANMETRICS_LATENCY = 'traces_spanmetrics_latency';
 export const TEMPO_SERVICE_GRAPH_REQUESTS = 'traces_service_graph_request_total';
 export const TEMPO_SPANMETRICS_LABELS = { service: 'service', spanKind: 'span_kind' } as const;
 export const TEMPO_SPAN_KIND_SERVER = 'SPAN_KIND_SERVER';
+
+/** Span attributes TraceQL searches use (OpenTelemetry semantic conventions as our instrumentations emit them). */
+export const TRACE_ATTRS = {
+  /** ioredis/pg instrumentations emit the current `db.system.name` (not the older `db.system`). */
+  dbSystem: 'db.system.name',
+} as const;

@@ -40,6 +40,8 @@ export const ATTR = {
   uploadContentType: 'upload.content_type',
   uploadExtension: 'upload.extension',
   uploadParts: 'upload.parts',
+  /** Extension of the client's file name, sanitised (the stored extension is sniffed). */
+  uploadClientExtension: 'upload.client_extension',
   /** A hash of the user id: never the raw id (DESIGN: personal data hashed or left out). */
   userHash: 'enduser.id_hash',
 } as const;

@@ -3,6 +3,7 @@
 // exemplars. It is registered in the shared registry like any prom-client metric, so /metrics
 // renders it the same way; prom-client stays the one metrics path.
 import type client from 'prom-client';
+import { EXEMPLAR_LABELS } from '../signals/index.ts';
 import { registry } from './metrics.ts';
 
 interface Exemplar {
@@ -49,11 +50,12 @@ export class HistogramSeries {
     this.count++;
     const ex = this.exemplars[i];
     const timestamp = Date.now() / 1000;
+    const labelSet = { [EXEMPLAR_LABELS.traceId]: traceId, [EXEMPLAR_LABELS.spanId]: spanId };
     if (ex) {
-      ex.labelSet = { trace_id: traceId, span_id: spanId };
+      ex.labelSet = labelSet;
       ex.value = value;
       ex.timestamp = timestamp;
-    } else this.exemplars[i] = { labelSet: { trace_id: traceId, span_id: spanId }, value, timestamp };
+    } else this.exemplars[i] = { labelSet, value, timestamp };
   }
 }
 

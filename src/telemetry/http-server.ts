@@ -15,6 +15,10 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ty
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
+  CLIENT_CLOSED_STATUS,
+  DEFAULT_ROUTE_CLASS,
+  TRACE_EXPOSED_HEADERS,
+  ALWAYS_SAMPLED_ROUTES,
   HTTP_DURATION_BUCKETS,
   HTTP_LABELS,
   HTTP_SERVER_DURATION,
@@ -26,16 +30,11 @@ import {
 } from '../signals/index.ts';
 import { fastHistogram, type FastHistogram, type HistogramSeries } from './http-metric.ts';
 import { redactString } from './redact.ts';
+import { telemetryState } from './state.ts';
 import { getTracer } from './trace.ts';
 
-/** Route class of a matched route without `config: { routeClass }`. */
-export const DEFAULT_ROUTE_CLASS: RouteClass = 'api';
-
-/** Response headers a browser must be allowed to read (CORS `exposedHeaders`). */
-export const TRACE_EXPOSED_HEADERS = [TRACE_RESPONSE_HEADER, SERVER_TIMING_HEADER] as const;
-
-/** Status code label of requests whose client went away before the response finished. */
-export const CLIENT_CLOSED_STATUS = 499;
+// Re-exported for callers that import them from here.
+export { CLIENT_CLOSED_STATUS, DEFAULT_ROUTE_CLASS, TRACE_EXPOSED_HEADERS };
 
 export interface InstrumentFastifyOptions {
   /** Requests for which this returns true start a trace that is always sampled. */
@@ -47,6 +46,8 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT'
 interface RouteInfo {
   /** The template (http.route), or undefined for unmatched requests. */
   template: string | undefined;
+  /** The template is one of ALWAYS_SAMPLED_ROUTES. */
+  critical: boolean;
   routeLabel: string;
   defaultClass: string;
   /** Per method: span name, sampler attributes (plain and critical). */
@@ -66,7 +67,16 @@ interface RequestState {
 }
 
 const kState = Symbol('otel.http.state');
+/**
+ * What the sampler sees at span start. Only critical requests carry an attribute (sampling
+ * priority): the SDK copies start attributes for every span, sampled or not, so the others
+ * start bare and get their attributes only once the span is known to be recording.
+ */
+const CRITICAL_ATTRS: Attributes = Object.freeze({ [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 });
+const alwaysSampledRoutes = new Set<string>(ALWAYS_SAMPLED_ROUTES);
 type WithState = { [kState]?: RequestState | undefined };
+
+const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   keys: (carrier) => Object.keys(carrier),
@@ -113,13 +123,13 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   function routeInfo(request: FastifyRequest): RouteInfo {
     const template = request.routeOptions.url;
     if (template === undefined) {
-      unmatched ??= { template: undefined, routeLabel: UNMATCHED_ROUTE, defaultClass: UNMATCHED_ROUTE, byMethod: new Map(), series: new Map() };
+      unmatched ??= { template: undefined, critical: false, routeLabel: UNMATCHED_ROUTE, defaultClass: UNMATCHED_ROUTE, byMethod: new Map(), series: new Map() };
       return unmatched;
     }
     let info = routes.get(template);
     if (!info) {
       const cfg = request.routeOptions.config as { routeClass?: string } | undefined;
-      info = { template, routeLabel: template, defaultClass: cfg?.routeClass ?? DEFAULT_ROUTE_CLASS, byMethod: new Map(), series: new Map() };
+      info = { template, critical: alwaysSampledRoutes.has(template), routeLabel: template, defaultClass: cfg?.routeClass ?? DEFAULT_ROUTE_CLASS, byMethod: new Map(), series: new Map() };
       routes.set(template, info);
     }
     return info;
@@ -129,11 +139,7 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     let m = route.byMethod.get(method);
     if (!m) {
       const attrs: Attributes = route.template === undefined ? { 'http.request.method': method } : { 'http.request.method': method, 'http.route': route.template };
-      m = {
-        name: route.template === undefined ? method : `${method} ${route.template}`,
-        attrs: Object.freeze(attrs),
-        criticalAttrs: Object.freeze({ ...attrs, [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 }),
-      };
+      m = { name: route.template === undefined ? method : `${method} ${route.template}`, attrs: Object.freeze(attrs), criticalAttrs: CRITICAL_ATTRS };
       route.byMethod.set(method, m);
     }
     return m;
@@ -196,9 +202,10 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     const rawMethod = request.method;
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
     const m = methodInfo(route, method);
-    const isCritical = critical !== undefined && critical(request);
-    const span = getTracer().startSpan(m.name, { kind: SpanKind.SERVER, attributes: isCritical ? m.criticalAttrs : m.attrs }, parent);
+    const isCritical = route.critical || (critical !== undefined && critical(request));
+    const span = getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
     if (span.isRecording()) {
+      span.setAttributes(m.attrs);
       const url = request.url;
       const q = url.indexOf('?');
       span.setAttribute('url.path', redactString(q < 0 ? url : url.slice(0, q)));
@@ -215,9 +222,12 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     const res = reply.raw as ServerResponse & WithState;
     res[kState] = st;
     res.on('close', onResClose);
-    const tp = traceparentOf(span);
-    reply.header(TRACE_RESPONSE_HEADER, tp);
-    reply.header(SERVER_TIMING_HEADER, `traceparent;desc="${tp}"`);
+    // Without a running SDK the span context is the invalid all-zero one: no header then.
+    if (telemetryState.enabled) {
+      const tp = traceparentOf(span);
+      reply.header(TRACE_RESPONSE_HEADER, tp);
+      reply.header(SERVER_TIMING_HEADER, `traceparent;desc="${tp}"`);
+    }
     context.with(ctx, done);
   });
 

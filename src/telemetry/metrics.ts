@@ -2,7 +2,7 @@
 // exemplars). Metrics are never sampled: every request is counted whatever the trace ratio.
 import { trace } from '@opentelemetry/api';
 import client from 'prom-client';
-import { LABEL_ENVIRONMENT, LABEL_SERVICE } from '../signals/index.ts';
+import { EXEMPLAR_LABELS, LABEL_ENVIRONMENT, LABEL_SERVICE } from '../signals/index.ts';
 
 export const registry = new client.Registry<client.OpenMetricsContentType>();
 registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
@@ -48,8 +48,9 @@ export function gauge<K extends string>(
 export function observe<K extends string>(h: client.Histogram<K>, labels: Labels<K>, value: number): void {
   const ctx = trace.getActiveSpan()?.spanContext();
   if (ctx && ctx.traceFlags & 1) {
-    h.observe({ labels, value, exemplarLabels: { trace_id: ctx.traceId, span_id: ctx.spanId } as Labels<K> });
+    h.observe({ labels, value, exemplarLabels: { [EXEMPLAR_LABELS.traceId]: ctx.traceId, [EXEMPLAR_LABELS.spanId]: ctx.spanId } as Labels<K> });
   } else {
-    h.observe(labels, value);
+    // prom-client rejects the (labels, value) form on exemplar-enabled histograms.
+    h.observe({ labels, value });
   }
 }

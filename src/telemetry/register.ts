@@ -1,15 +1,17 @@
 // Preloaded before the app: `node --import ./dist/telemetry/register.js dist/api/main.js`
 // (or `--import ./src/telemetry/register.ts` from source under Node 24 type stripping).
 //
-// 1. OTEL_SDK_DISABLED=true: nothing is registered (no loader hook, no SDK, instrumentFastify is
-//    a no-op): the uninstrumented baseline of the overhead comparisons.
+// 1. OTEL_SDK_DISABLED=true: no telemetry is registered (no loader hook, no SDK, instrumentFastify
+//    is a no-op): the uninstrumented baseline of the overhead comparisons. Only the graceful
+//    SIGTERM/SIGINT handling stays, so both variants stop the same way.
 // 2. OTEL_LOG_LEVEL drives the SDK's diagnostic logger (the plan's "debug logging in dev").
 // 3. The ESM loader hook is registered BEFORE the app is imported, limited to the modules we
 //    instrument, so only they pay the interception cost.
 // 4. startTelemetry from the environment (OTEL_SERVICE_NAME, DEPLOYMENT_ENVIRONMENT, OTEL_*).
 // 5. A deliberate list of instrumentations (not the auto-instrumentation bundle: fs, dns and net
 //    cost much and tell little; node:http is replaced by our own Fastify hooks, http-server.ts).
-// 6. SIGTERM/SIGINT: run the onShutdown hooks (servers, queues), flush telemetry, exit 0.
+// 6. SIGTERM/SIGINT: run the onShutdown hooks (servers, queues), flush telemetry, exit 0; a
+//    process that ends on its own flushes on beforeExit.
 import module from 'node:module';
 import { diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
@@ -89,9 +91,19 @@ function installSignalHandlers(): void {
   process.once('SIGINT', onSignal);
 }
 
+/** A process that ends on its own (script, CLI, worker drained) flushes too: pending spans are not lost. */
+function flushOnNaturalExit(): void {
+  process.once('beforeExit', () => {
+    void handle?.shutdown();
+  });
+}
+
 async function main(): Promise<void> {
   const env = process.env;
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return;
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    installSignalHandlers();
+    return;
+  }
   const level = diagLevel(env.OTEL_LOG_LEVEL);
   if (level !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: level });
 
@@ -104,6 +116,7 @@ async function main(): Promise<void> {
   handle = await startTelemetry({ serviceName: env.OTEL_SERVICE_NAME ?? SERVICE_API });
   registerInstrumentations({ instrumentations: chosenInstrumentations() });
   installSignalHandlers();
+  flushOnNaturalExit();
 }
 
 await main();

@@ -2,12 +2,14 @@
 // METRICS_PORT (default 9465). Telemetry is preloaded by `node --import ./dist/telemetry/register.js`
 // (OTEL_SERVICE_NAME=video-worker); on SIGTERM the registered hook closes the worker gracefully
 // (active job finished or requeued) before spans are flushed.
+import type { DbHandle } from '../lib/db.ts';
 import { createS3Store } from '../lib/s3.ts';
 import { DEFAULT_ENVIRONMENT, ENVIRONMENTS, SERVICE_WORKER, type DeploymentEnvironment } from '../signals/index.ts';
 import { createLogger, setDefaultLabels } from '../telemetry/index.ts';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.ts';
 import { onShutdown, runShutdownHooks } from '../telemetry/shutdown.ts';
 import { loadWorkerConfig } from './config.ts';
+import type { RecordThumbnail } from './record.ts';
 import { createThumbnailWorker } from './thumbnail-worker.ts';
 
 const log = createLogger(SERVICE_WORKER);
@@ -18,6 +20,15 @@ async function main(): Promise<void> {
   const env = process.env.DEPLOYMENT_ENVIRONMENT as DeploymentEnvironment | undefined;
   setDefaultLabels(SERVICE_WORKER, env && ENVIRONMENTS.includes(env) ? env : DEFAULT_ENVIRONMENT);
   const s3 = createS3Store(config.s3);
+  // Thumbnails are recorded in PostgreSQL when a database is configured (compose does); Prisma
+  // is only loaded then.
+  let database: DbHandle | undefined;
+  let recordThumbnail: RecordThumbnail | undefined;
+  if (process.env.DATABASE_URL) {
+    const [{ createDb }, { createThumbnailRecorder }] = await Promise.all([import('../lib/db.ts'), import('./record.ts')]);
+    database = createDb(process.env.DATABASE_URL, { logger: log });
+    recordThumbnail = createThumbnailRecorder(database.db);
+  }
   const thumbnails = createThumbnailWorker({
     redisUrl: config.redisUrl,
     s3,
@@ -27,6 +38,7 @@ async function main(): Promise<void> {
     ffmpegKillGraceMs: config.ffmpegKillGraceMs,
     shutdownGraceMs: config.shutdownGraceMs,
     workDir: config.workDir,
+    ...(recordThumbnail ? { recordThumbnail } : {}),
   });
   // Metrics are served even with OTEL_SDK_DISABLED=true (like video-api): queue depth is not telemetry overhead.
   const metrics: MetricsServer = await startMetricsServer(config.metricsPort, config.metricsHost);
@@ -34,6 +46,7 @@ async function main(): Promise<void> {
     log.info('shutting down: finishing or requeueing the active job');
     await thumbnails.close();
     await metrics.close();
+    await database?.close();
     s3.destroy();
     log.info('worker closed');
   });

@@ -25,6 +25,7 @@ import {
   PRESIGNED_URL_TTL_SECONDS,
   QUEUE_THUMBNAIL,
   REALTIME_CHANNEL,
+  REDIS_COMMAND_TIMEOUT_MS,
   RT_THUMBNAIL_FAILED,
   RT_THUMBNAIL_READY,
   RT_UPLOAD_PROGRESS,
@@ -43,6 +44,7 @@ import {
 } from '../signals/index.ts';
 import { addSpanEvent, createLogger, traceAsync } from '../telemetry/index.ts';
 import { recordJob, recordJobWait, watchQueueDepth, zeroJobSeries } from './metrics.ts';
+import type { RecordThumbnail } from './record.ts';
 
 export interface ThumbnailJobResult {
   thumbnailKey: string;
@@ -72,6 +74,8 @@ export interface ThumbnailWorkerDeps {
   /** FFmpeg binaries (default FFMPEG_PATH / FFPROBE_PATH, else on PATH). */
   ffmpegPath?: string;
   ffprobePath?: string;
+  /** Records the finished thumbnail (PostgreSQL when DATABASE_URL is set); a failure fails the attempt. */
+  recordThumbnail?: RecordThumbnail;
   /** Start consuming at once (default true). */
   autorun?: boolean;
 }
@@ -112,8 +116,9 @@ export function createThumbnailWorker(deps: ThumbnailWorkerDeps): ThumbnailWorke
 
   // BullMQ blocks on its connection: it needs maxRetriesPerRequest null (it retries itself).
   const connection = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
-  // Publishing is best effort and must never stall a job: fail fast when Redis is away.
-  const publisher = new Redis(deps.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+  // Publishing is best effort and must never stall a job: a publish waits at most the command
+  // timeout (queued while connecting or reconnecting), then the notification is dropped and logged.
+  const publisher = new Redis(deps.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
   for (const c of [connection, publisher]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
 
   const queue = new Queue<ThumbnailJobData>(queueName, { connection });
@@ -173,6 +178,20 @@ export function createThumbnailWorker(deps: ThumbnailWorkerDeps): ThumbnailWorke
           ...(state.ownerId ? { [META.owner]: state.ownerId } : {}),
         },
       });
+      await deps.recordThumbnail?.({
+        videoId,
+        ownerId: state.ownerId,
+        videoKey: key,
+        contentType: info.contentType,
+        sizeBytes: info.contentLength,
+        visibility: info.metadata[META.visibility] === 'public' ? 'public' : 'private',
+        thumbnailKey: tKey,
+        width: meta.width,
+        height: meta.height,
+        offsetSeconds,
+        durationSeconds: meta.duration,
+        codec: meta.codec,
+      });
       const thumbnailUrl = await s3.getSignedUrl(tKey, PRESIGNED_URL_TTL_SECONDS);
       await publish(RT_THUMBNAIL_READY, state.ownerId, { videoId, thumbnailUrl, duration: meta.duration, width: meta.width, height: meta.height });
       return { thumbnailKey: tKey, duration: meta.duration, width: meta.width, height: meta.height, codec: meta.codec };
@@ -191,7 +210,8 @@ export function createThumbnailWorker(deps: ThumbnailWorkerDeps): ThumbnailWorke
       traceAsync(
         queueJobSpanName(job.name),
         async (span: Span): Promise<ThumbnailJobResult | typeof REQUEUED> => {
-          if (job.attemptsMade === 0) recordJobWait(queueName, (Date.now() - job.timestamp) / 1000);
+          // Queueing delay of the first start only (retries wait for their backoff on purpose).
+          if (job.attemptsStarted <= 1) recordJobWait(queueName, (Date.now() - job.timestamp) / 1000);
           const timeout = AbortSignal.timeout(jobTimeoutMs);
           const jobSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
           const state: { ownerId?: string } = {};

@@ -101,8 +101,12 @@ export async function startApp(opts: StartAppOptions = {}): Promise<StartedApp> 
       output: () => '',
       exitCode: () => null,
       stop: async () => {
-        await app.close();
-        await stopDeps();
+        // The servers this harness started are stopped even if closing the app fails.
+        try {
+          await app.close();
+        } finally {
+          await stopDeps();
+        }
       },
     };
   }
@@ -140,8 +144,11 @@ export async function startApp(opts: StartAppOptions = {}): Promise<StartedApp> 
     output: child.output,
     exitCode: () => child.proc.exitCode,
     stop: async () => {
-      await child.stop();
-      await stopDeps();
+      try {
+        await child.stop();
+      } finally {
+        await stopDeps();
+      }
     },
   };
 }

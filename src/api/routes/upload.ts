@@ -115,13 +115,14 @@ export async function uploadRoutes(app: FastifyInstance, deps: UploadRouteDeps):
           return reject(new UploadFailure(400, 'empty_body', 'bad_request', 'the request has no body'));
         }
         source = request.body as Readable;
-        clientName = request.query.filename;
+        // A repeated ?filename= arrives as an array: only a single string counts.
+        clientName = typeof request.query.filename === 'string' ? request.query.filename : undefined;
       }
 
       const id = randomUUID();
       span.setAttribute(ATTR.videoId, id);
       const clientExt = sanitisedExtension(clientName);
-      if (clientExt) span.setAttribute('upload.client_extension', clientExt);
+      if (clientExt) span.setAttribute(ATTR.uploadClientExtension, clientExt);
 
       // The client going away: stop reading, abort the part in flight.
       const abort = new AbortController();

@@ -3,6 +3,7 @@
 // plan's events: video.access_check, video.s3_redirect (never the URL), video.range_request.
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ATTR,
@@ -20,7 +21,7 @@ import {
   type AccessOutcome,
   type DeliveryMode,
 } from '../../signals/index.ts';
-import { addSpanEvent, traceAsync } from '../../telemetry/index.ts';
+import { addSpanEvent, recordError, traceAsync } from '../../telemetry/index.ts';
 import { setRouteClass } from '../../telemetry/http-server.ts';
 import { isNotFound, type S3Store } from '../../lib/s3.ts';
 import { sessionOf } from '../session.ts';
@@ -165,7 +166,11 @@ async function streamVideo(
   const range = decision.kind === 'partial' ? `bytes=${decision.start}-${decision.end}` : undefined;
   const obj = await s3.getObject(key, { ...(range ? { range } : {}), signal: abort.signal });
   const counter = new ByteCounter();
-  obj.body.once('error', (err) => counter.destroy(err));
+  let s3Failure: Error | undefined;
+  obj.body.once('error', (err) => {
+    if (!abort.signal.aborted) s3Failure = err;
+    counter.destroy(err);
+  });
   obj.body.pipe(counter);
 
   reply.type(info.contentType);
@@ -184,7 +189,12 @@ async function streamVideo(
   reply.raw.off('close', onClose);
   apiMetrics.bytesServed(counter.bytes);
   const expected = decision.kind === 'partial' ? decision.length : size;
-  if (!reply.raw.writableFinished || counter.bytes < expected) {
+  if (s3Failure) {
+    // S3 broke the body mid-stream: a server-side failure, not a client abort.
+    const span = trace.getActiveSpan();
+    if (span) recordError(span, s3Failure);
+    request.log.error({ err: s3Failure, bytes: counter.bytes }, 'S3 body failed mid-stream');
+  } else if (!reply.raw.writableFinished || counter.bytes < expected) {
     if (!obj.body.destroyed) obj.body.destroy();
     addSpanEvent(EVENT_VIDEO_CLIENT_ABORT, { [EVENT_ATTR.bytes]: counter.bytes, [EVENT_ATTR.totalBytes]: expected });
   }

@@ -1,0 +1,222 @@
+// The overhead benchmark's machinery (bench/): its statistics, its parsers, the OTLP sink that
+// counts spans for the data check (fed by the real OTLP protobuf exporter), and the S3 delay proxy.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SpanKind } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDelayProxy } from '../bench/delay-proxy.ts';
+import { claims, parseArgs, runBench, summarize, table, type BenchResult, type Trial } from '../bench/overhead.ts';
+import { startOtlpSink } from '../bench/otlp-sink.ts';
+import {
+  histogramCount,
+  mean,
+  pairedDifference,
+  pairedRatio,
+  parseProcStatCpuSeconds,
+  parseWrk,
+  percentile,
+  stddev,
+  tCritical95,
+  verdict,
+} from '../bench/stats.ts';
+
+describe('bench statistics', () => {
+  it('computes mean, sample standard deviation and interpolated percentiles', () => {
+    expect(mean([1, 2, 3, 4])).toBe(2.5);
+    expect(stddev([2, 4, 4, 4, 5, 5, 7, 9])).toBeCloseTo(2.138, 3);
+    expect(percentile([10, 20, 30, 40, 50], 0.5)).toBe(30);
+    expect(percentile([10, 20, 30, 40], 0.95)).toBeCloseTo(38.5, 10);
+    expect(() => mean([])).toThrow();
+  });
+
+  it('uses Student t critical values for small samples and 1.96 for large ones', () => {
+    expect(tCritical95(1)).toBe(12.706);
+    expect(tCritical95(4)).toBe(2.776);
+    expect(tCritical95(1000)).toBe(1.96);
+    expect(() => tCritical95(0)).toThrow();
+  });
+
+  it('pairs trials: a constant 10 % slowdown gives ratio 1.1 with a zero-width interval, whatever the drift between pairs', () => {
+    const control = [100, 200, 50, 400];
+    const r = pairedRatio(control, control.map((c) => c * 1.1));
+    expect(r.ratio).toBeCloseTo(1.1, 10);
+    expect(r.low).toBeCloseTo(1.1, 10);
+    expect(r.high).toBeCloseTo(1.1, 10);
+    expect(r.pairs).toBe(4);
+  });
+
+  it('gives the paired ratio a 95 % interval from the t distribution of the log ratios', () => {
+    const control = [100, 100, 100];
+    const treatment = [100 * Math.exp(0.01), 100 * Math.exp(0.02), 100 * Math.exp(0.03)];
+    const r = pairedRatio(control, treatment);
+    // logs 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t(2) = 4.303, half width 4.303 * 0.01 / sqrt(3).
+    const half = (4.303 * 0.01) / Math.sqrt(3);
+    expect(r.ratio).toBeCloseTo(Math.exp(0.02), 10);
+    expect(r.low).toBeCloseTo(Math.exp(0.02 - half), 10);
+    expect(r.high).toBeCloseTo(Math.exp(0.02 + half), 10);
+  });
+
+  it('gives the paired difference (added µs per request) its t interval', () => {
+    const d = pairedDifference([10, 20, 30], [12, 23, 34]);
+    expect(d.diff).toBeCloseTo(3, 10);
+    const half = (4.303 * 1) / Math.sqrt(3);
+    expect(d.low).toBeCloseTo(3 - half, 10);
+    expect(d.high).toBeCloseTo(3 + half, 10);
+  });
+
+  it('refuses unpaired or non-positive samples instead of inventing a ratio', () => {
+    expect(() => pairedRatio([1, 2], [1])).toThrow(/unpaired/);
+    expect(() => pairedRatio([], [])).toThrow(/no pairs/);
+    expect(() => pairedRatio([0], [1])).toThrow(/non-positive/);
+  });
+
+  it('judges a claim on its interval: holds below the budget, fails above it, inconclusive across it', () => {
+    expect(verdict(0.001, 0.009, 0.01)).toBe('holds');
+    expect(verdict(0.011, 0.02, 0.01)).toBe('fails');
+    expect(verdict(0.005, 0.015, 0.01)).toBe('inconclusive');
+  });
+});
+
+describe('bench parsers', () => {
+  it('reads the WRK_JSON line of bench/wrk-report.lua', () => {
+    const out = 'Running 2s test @ http://127.0.0.1:1/healthz\nWRK_JSON {"requests":5000,"duration_us":2000000,"bytes":123,"status_errors":2,"socket_errors":1,"p50_us":800,"p95_us":1500,"p99_us":3000,"max_us":9000}\n';
+    const r = parseWrk(out);
+    expect(r).toMatchObject({ requests: 5000, durationSeconds: 2, requestsPerSecond: 2500, statusErrors: 2, socketErrors: 1, p50: 0.0008, p95: 0.0015, p99: 0.003 });
+    expect(() => parseWrk('no json here')).toThrow(/WRK_JSON/);
+  });
+
+  it('reads utime + stime from /proc/<pid>/stat even when the command name has spaces and parentheses', () => {
+    const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 11 0 100 0 0';
+    expect(parseProcStatCpuSeconds(stat)).toBeCloseTo(3.25, 10);
+  });
+
+  it('sums a histogram _count over the series whose labels match', () => {
+    const text = [
+      '# TYPE http_server_request_duration_seconds histogram',
+      'http_server_request_duration_seconds_bucket{http_route="/healthz",le="0.005"} 3',
+      'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/healthz",http_response_status_code="200"} 7',
+      'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/healthz",http_response_status_code="503"} 2',
+      'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/readyz",http_response_status_code="200"} 100',
+    ].join('\n');
+    expect(histogramCount(text, 'http_server_request_duration_seconds', { http_route: '/healthz' })).toBe(9);
+    expect(histogramCount(text, 'http_server_request_duration_seconds', { http_route: '/healthz', http_response_status_code: '200' })).toBe(7);
+    expect(histogramCount(text, 'http_server_request_duration_seconds', { http_route: '/nope' })).toBeUndefined();
+    expect(histogramCount('', 'http_server_request_duration_seconds')).toBeUndefined();
+  });
+
+  it('parses CLI options: --quick is a short run that writes no docs; unknown variants are refused', () => {
+    const q = parseArgs(['--quick']);
+    expect(q.write).toBeUndefined();
+    expect(q.opts.rounds).toBeGreaterThanOrEqual(2);
+    expect(q.opts.variants[0]).toBe('baseline');
+    expect(parseArgs([]).write).toMatch(/docs\/benchmarks\.md$/);
+    expect(parseArgs(['--variants', 'full']).opts.variants).toEqual(['baseline', 'full']);
+    expect(() => parseArgs(['--variants', 'nope'])).toThrow(/unknown/);
+  });
+});
+
+describe('bench reporting', () => {
+  const trial = (round: number, variant: Trial['variant'], cpuUs: number, rps: number): Trial => ({
+    round,
+    variant,
+    workload: 'healthz',
+    wrk: { requests: rps * 2, durationSeconds: 2, requestsPerSecond: rps, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0.001, p95: 0.002, p99: 0.003, max: 0.01 },
+    cpuSeconds: (cpuUs * rps * 2) / 1e6,
+    cpuUsPerRequest: cpuUs,
+    spansPerRequest: variant === 'full' ? 1 : 0,
+    serverSpansPerRequest: variant === 'full' ? 1 : 0,
+    histogramDelta: rps * 2,
+    problems: [],
+  });
+
+  it('pairs each variant with the baseline of the same round and judges the CPU claim on the interval', () => {
+    const result: BenchResult = {
+      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'full'], workloads: ['healthz'] },
+      trials: [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), trial(1, 'full', 131, 4400), trial(2, 'baseline', 90, 5200), trial(2, 'full', 109, 4700)],
+      startedAt: '2026-11-25T00:00:00Z',
+      elapsedSeconds: 1,
+      loadAverage: { start: 0.5, end: 0.6 },
+    };
+    const rows = summarize(result);
+    const full = rows.find((r) => r.variant === 'full');
+    expect(full?.cpuAddedUs?.diff).toBeCloseTo(20, 10);
+    expect(full?.spansPerRequest).toBe(1);
+    expect(rows.find((r) => r.variant === 'baseline')?.cpuAddedUs).toBeUndefined();
+    const c = claims(rows).find((x) => x.claim.includes('100 % sampling') && x.claim.includes('healthz'));
+    // +20 µs with a tight interval is under the 30 µs target.
+    expect(c?.result).toBe('holds');
+    expect(table(rows)).toContain('| healthz | full |');
+  });
+});
+
+describe('bench components', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c();
+  });
+
+  it('the OTLP sink counts the spans (and SERVER spans) the real OTLP protobuf exporter sends', async () => {
+    const sink = await startOtlpSink();
+    closers.push(sink.close);
+    const exporter = new OTLPTraceExporter({ url: `${sink.url}/v1/traces` });
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const tracer = provider.getTracer('bench-test');
+    for (let i = 0; i < 3; i++) tracer.startSpan('GET /healthz', { kind: SpanKind.SERVER, attributes: { i } }).end();
+    for (let i = 0; i < 2; i++) tracer.startSpan('s3.get_object', { kind: SpanKind.CLIENT }).end();
+    await provider.forceFlush();
+    await provider.shutdown();
+    const c = sink.counts();
+    expect(c.decodeErrors).toBe(0);
+    expect(c.spans).toBe(5);
+    expect(c.serverSpans).toBe(3);
+    expect(c.traceBytes).toBeGreaterThan(0);
+  });
+
+  it('the S3 delay proxy relays requests and bodies intact in both directions', async () => {
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(Buffer.concat(chunks).reverse()));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const proxy = await startDelayProxy({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, { min: 1, max: 3 });
+    closers.push(proxy.close);
+    const body = Buffer.alloc(300_000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
+    const res = await fetch(`${proxy.endpoint}/echo`, { method: 'POST', body });
+    const back = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(back.equals(Buffer.from(body).reverse())).toBe(true);
+  });
+});
+
+describe('bench:overhead end to end (one short round, machinery only, no timing assertions)', () => {
+  it('starts s3rver, Redis, the OTLP sink and a baseline and a 100 %-sampled video-api, drives them with wrk and checks the data', async () => {
+    const result = await runBench({
+      ...parseArgs(['--quick']).opts,
+      rounds: 1,
+      seconds: 1,
+      warmupSeconds: 0,
+      variants: ['baseline', 'full'],
+      workloads: ['healthz', 'stream'],
+      pinHarness: false,
+      log: () => undefined,
+    });
+    expect(result.trials.map((t) => `${t.variant}/${t.workload}`).sort()).toEqual(['baseline/healthz', 'baseline/stream', 'full/healthz', 'full/stream']);
+    for (const t of result.trials) {
+      expect(t.problems).toEqual([]);
+      expect(t.wrk.requests).toBeGreaterThan(0);
+      expect(t.cpuUsPerRequest).toBeGreaterThan(0);
+    }
+    const full = result.trials.find((t) => t.variant === 'full' && t.workload === 'healthz');
+    const baseline = result.trials.find((t) => t.variant === 'baseline' && t.workload === 'healthz');
+    // The data check: at 100 % sampling every request exported its SERVER span and was counted
+    // in the histogram; the SDK-disabled baseline exported nothing.
+    expect(full?.serverSpansPerRequest).toBeGreaterThan(0.9);
+    expect(full?.histogramDelta).toBeDefined();
+    expect(baseline?.spansPerRequest).toBe(0);
+  }, 90_000);
+});

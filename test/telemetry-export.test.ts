@@ -1,0 +1,98 @@
+// Robust export: a full queue drops (bounded memory) and counts, a failing or throwing exporter
+// never throws into the app and is counted, and the encoded bytes are measured.
+import { ExportResultCode } from '@opentelemetry/core';
+import { TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { describe, expect, it } from 'vitest';
+import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED } from '../src/signals/index.ts';
+import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
+import { registry } from '../src/telemetry/metrics.ts';
+import { startOtlpReceiver } from './harness/otlp-receiver.ts';
+
+async function counter(name: string): Promise<number> {
+  const m = registry.getSingleMetric(name.replace(/_total$/, '')) ?? registry.getSingleMetric(name);
+  if (!m) return 0;
+  const v = await m.get();
+  return v.values.reduce((s, x) => s + x.value, 0);
+}
+
+function makeSpans(provider: TracerProvider, n: number): void {
+  const tracer = provider.getTracer('t');
+  for (let i = 0; i < n; i++) tracer.startSpan(`s${i}`).end();
+}
+
+describe('span export', () => {
+  it('drops and counts spans beyond the bounded queue while the exporter hangs', async () => {
+    const hanging: SpanExporter = { export: () => undefined, shutdown: async () => undefined };
+    const processor = new CountingBatchSpanProcessor({ exporter: new CountingSpanExporter(hanging), maxQueueSize: 10, maxExportBatchSize: 10, scheduledDelayMillis: 60_000 });
+    const provider = new TracerProvider({ spanProcessors: [processor] });
+    const before = await counter(SPANS_DROPPED);
+    makeSpans(provider, 25);
+    // 10 are handed to the (hanging) exporter as a full batch, 10 wait in the queue, 5 are dropped:
+    // memory stays at queue + one batch in flight, whatever the backend does.
+    expect((await counter(SPANS_DROPPED)) - before).toBe(5);
+    makeSpans(provider, 100);
+    expect((await counter(SPANS_DROPPED)) - before).toBe(105);
+  });
+
+  it('counts a failing export as an error and its spans as dropped, without throwing', async () => {
+    const failing: SpanExporter = { export: (_s, cb) => cb({ code: ExportResultCode.FAILED, error: new Error('503') }), shutdown: async () => undefined };
+    const throwing: SpanExporter = {
+      export: () => {
+        throw new Error('exporter bug');
+      },
+      shutdown: async () => undefined,
+    };
+    for (const inner of [failing, throwing]) {
+      const errors = await counter(SPAN_EXPORT_ERRORS);
+      const dropped = await counter(SPANS_DROPPED);
+      const results: number[] = [];
+      new CountingSpanExporter(inner).export([{} as ReadableSpan, {} as ReadableSpan], (r) => results.push(r.code));
+      expect(results).toEqual([ExportResultCode.FAILED]);
+      expect((await counter(SPAN_EXPORT_ERRORS)) - errors).toBe(1);
+      expect((await counter(SPANS_DROPPED)) - dropped).toBe(2);
+    }
+  });
+
+  it('counts exported spans and the encoded OTLP bytes the receiver got', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const exporter = new CountingSpanExporter(createOtlpSpanExporter({ url: `${receiver.endpoint}/v1/traces` }));
+      const processor = new CountingBatchSpanProcessor({ exporter, scheduledDelayMillis: 60_000 });
+      const provider = new TracerProvider({ spanProcessors: [processor] });
+      const exported = await counter(SPANS_EXPORTED);
+      const bytes = await counter(SPAN_EXPORT_BYTES);
+      makeSpans(provider, 7);
+      await provider.forceFlush();
+      expect((await counter(SPANS_EXPORTED)) - exported).toBe(7);
+      expect(receiver.spans.length).toBe(7);
+      const sent = receiver.requests.reduce((s, r) => s + r.bytes, 0);
+      expect((await counter(SPAN_EXPORT_BYTES)) - bytes).toBe(sent);
+      await provider.shutdown();
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('counts 5xx answers from the collector as export errors and never blocks span creation while it is slow', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      receiver.setStatus(503);
+      receiver.setDelay(1500);
+      const exporter = new CountingSpanExporter(createOtlpSpanExporter({ url: `${receiver.endpoint}/v1/traces`, timeoutMillis: 2000 }));
+      const processor = new CountingBatchSpanProcessor({ exporter, maxExportBatchSize: 10, scheduledDelayMillis: 10 });
+      const provider = new TracerProvider({ spanProcessors: [processor] });
+      const errors = await counter(SPAN_EXPORT_ERRORS);
+      const t = performance.now();
+      makeSpans(provider, 200); // several batches go out to the slow, failing collector meanwhile
+      const elapsed = performance.now() - t;
+      expect(elapsed).toBeLessThan(500);
+      const deadline = Date.now() + 15_000;
+      while ((await counter(SPAN_EXPORT_ERRORS)) === errors && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await counter(SPAN_EXPORT_ERRORS)) - errors).toBeGreaterThan(0);
+      expect(receiver.requests.every((r) => r.status === 503)).toBe(true);
+      await provider.shutdown().catch(() => undefined);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});

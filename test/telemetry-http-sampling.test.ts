@@ -1,0 +1,75 @@
+// instrumentFastify under the production profile (10 % head sampling): critical routes and
+// requests flagged critical are always traced, the rest at the ratio, and the request metric
+// counts every request (metrics are never sampled) with exemplars only from sampled spans.
+import { SpanKind } from '@opentelemetry/api';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_SERVER_DURATION, ROUTES, SAMPLING_RATIO } from '../src/signals/index.ts';
+import { instrumentFastify } from '../src/telemetry/http-server.ts';
+import { registry } from '../src/telemetry/metrics.ts';
+import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
+
+let tel: TestTelemetry;
+let app: FastifyInstance;
+const N = 400;
+
+beforeAll(async () => {
+  tel = await startTestTelemetry('video-api', { environment: 'production' });
+  app = Fastify();
+  // The API flags video requests without valid credentials as critical (future 401/403).
+  instrumentFastify(app, { critical: (req) => req.routeOptions.url === ROUTES.videoStream && req.headers.authorization === undefined });
+  app.get(ROUTES.videoList, async () => ({ videos: [] }));
+  app.get(ROUTES.videoStream, async (req, reply) => (req.headers.authorization ? { ok: true } : reply.code(401).send({ error: 'unauthorized' })));
+  app.post(ROUTES.uploadStream, async (_req, reply) => reply.code(201).send({ id: 'x' }));
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await tel.shutdown();
+});
+
+const serverSpans = (name: string) => tel.spans().filter((s) => s.kind === SpanKind.SERVER && s.name === name);
+
+describe('instrumentFastify sampling in production', () => {
+  it('traces about 10 % of ordinary requests but counts all of them in the metric', async () => {
+    for (let i = 0; i < N; i++) await app.inject({ method: 'GET', url: ROUTES.videoList });
+    const sampled = serverSpans(`GET ${ROUTES.videoList}`).length;
+    // Binomial(400, 0.1): mean 40, sd 6; the bounds are > 4 sd away.
+    expect(SAMPLING_RATIO.production).toBe(0.1);
+    expect(sampled).toBeGreaterThan(15);
+    expect(sampled).toBeLessThan(70);
+    const text = await registry.metrics();
+    const count = text.split('\n').find((l) => l.startsWith(`${HTTP_SERVER_DURATION}_count{`) && l.includes(`http_route="${ROUTES.videoList}"`));
+    expect(count?.endsWith(` ${N}`)).toBe(true);
+    // Exemplars only point at traces that exist.
+    const sampledIds = new Set(serverSpans(`GET ${ROUTES.videoList}`).map((s) => s.spanContext().traceId));
+    const exemplarIds = [...text.matchAll(new RegExp(`${HTTP_SERVER_DURATION}_bucket\\{[^}]*http_route="/api/videos"[^}]*\\} \\d+ # \\{trace_id="([0-9a-f]{32})"`, 'g'))].map((m) => m[1]!);
+    expect(exemplarIds.length).toBeGreaterThan(0);
+    for (const id of exemplarIds) expect(sampledIds.has(id)).toBe(true);
+  });
+
+  it('always traces the critical upload route', async () => {
+    for (let i = 0; i < 40; i++) await app.inject({ method: 'POST', url: ROUTES.uploadStream, payload: 'x' });
+    expect(serverSpans(`POST ${ROUTES.uploadStream}`).length).toBe(40);
+  });
+
+  it('always traces video requests flagged critical (no credentials: the future 401), and samples the others', async () => {
+    for (let i = 0; i < 40; i++) await app.inject({ method: 'GET', url: '/api/videos/a.mp4' });
+    const anonymous = serverSpans(`GET ${ROUTES.videoStream}`);
+    expect(anonymous.length).toBe(40);
+    expect(anonymous.every((s) => s.attributes['http.response.status_code'] === 401)).toBe(true);
+    tel.reset();
+    for (let i = 0; i < 100; i++) await app.inject({ method: 'GET', url: '/api/videos/a.mp4', headers: { authorization: 'Bearer t' } });
+    expect(serverSpans(`GET ${ROUTES.videoStream}`).length).toBeLessThan(40);
+  });
+
+  it('returns a traceresponse with flags 00 for an unsampled request, so the client still has the trace id', async () => {
+    let unsampled: string | undefined;
+    for (let i = 0; i < 50 && !unsampled; i++) {
+      const res = await app.inject({ method: 'GET', url: ROUTES.videoList });
+      const tr = String(res.headers.traceresponse);
+      if (tr.endsWith('-00')) unsampled = tr;
+    }
+    expect(unsampled).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+});
