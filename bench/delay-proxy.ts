@@ -9,20 +9,39 @@ export interface DelayProxy {
   close: () => Promise<void>;
 }
 
+type Item = { at: number; kind: 'data'; chunk: Buffer } | { at: number; kind: 'end' | 'destroy' };
+
+/**
+ * Relays `from` to `to`, each chunk `delayMs` later, strictly in order: one FIFO and one timer per
+ * direction (a timer per chunk can fire out of order when their delays round differently).
+ */
 function relay(from: Socket, to: Socket, delayMs: number): void {
-  let last = 0;
-  const at = () => {
-    last = Math.max(Date.now() + delayMs, last);
-    return last - Date.now();
+  const queue: Item[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const pump = () => {
+    timer = undefined;
+    const now = performance.now();
+    while (queue.length > 0 && (queue[0] as Item).at <= now) {
+      const item = queue.shift() as Item;
+      if (to.destroyed) {
+        queue.length = 0;
+        return;
+      }
+      if (item.kind === 'data') to.write(item.chunk);
+      else if (item.kind === 'end') to.end();
+      else to.destroySoon();
+    }
+    if (queue.length > 0) timer = setTimeout(pump, Math.max(1, (queue[0] as Item).at - now));
   };
-  from.on('data', (chunk: Buffer) => {
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, at());
-  });
-  from.on('end', () => setTimeout(() => to.end(), at()));
-  from.on('error', () => to.destroy());
-  from.on('close', () => setTimeout(() => to.destroy(), at() + 1));
+  const push = (item: Item) => {
+    queue.push(item);
+    if (!timer) timer = setTimeout(pump, Math.max(1, item.at - performance.now()));
+  };
+  from.on('data', (chunk: Buffer) => push({ at: performance.now() + delayMs, kind: 'data', chunk }));
+  from.on('end', () => push({ at: performance.now() + delayMs, kind: 'end' }));
+  // A reset or close on one side reaches the other after the data already in flight.
+  from.on('error', () => undefined);
+  from.on('close', () => push({ at: performance.now() + delayMs, kind: 'destroy' }));
 }
 
 export async function startDelayProxy(target: { host: string; port: number }, delay: { min: number; max: number }): Promise<DelayProxy> {

@@ -57,6 +57,8 @@ describe('video-api process (preloaded SDK, OTLP export)', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
     expect(res.headers.get('access-control-expose-headers')).toMatch(/traceresponse/);
     expect(res.headers.get('access-control-expose-headers')).toMatch(/server-timing/);
+    // ...and a cross-origin <video> element's Server-Timing.
+    expect(res.headers.get('timing-allow-origin')).toBe('http://localhost:3000');
     const traceId = res.headers.get('traceresponse')!.split('-')[1]!;
     expect(res.headers.get('server-timing')).toContain(traceId);
 

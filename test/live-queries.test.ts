@@ -1,9 +1,12 @@
 // Live query check: the real video-api and video-worker (child processes with telemetry preloaded,
-// exporting OTLP to a local receiver) against real s3rver and Redis, scraped every second by a
-// real Prometheus that loads the generated rules. A short load drives every route and outcome
-// (200/201/206/302/401/403/404/413/416 and 5xx through FAULT_ERROR_RATIO, thumbnail jobs that
-// complete and that fail); then every PromQL expression of every generated panel and rule must
-// evaluate and return at least one series, except those listed in dashboards/pending.ts.
+// exporting OTLP to a local receiver) against real s3rver, Redis, PostgreSQL (migrated) and the
+// CRM emulator, scraped every second by a real Prometheus that loads the generated rules. A short
+// load drives every route and outcome (200/201/206/302/401/403/404/413/416 and 5xx through
+// FAULT_ERROR_RATIO, thumbnail jobs that complete and that fail, the database-backed video list,
+// CRM webhooks accepted / with a bad signature / malformed, and CRM calls that are retried and
+// that fail for good while the emulator answers 503); then every PromQL expression of every
+// generated panel and rule must evaluate and return at least one series, except those listed in
+// dashboards/pending.ts.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
@@ -13,19 +16,28 @@ import { PENDING_QUERIES, pendingReason } from '../dashboards/pending.ts';
 import { queriesOf, substitute, type DashboardJson, type PanelQuery } from '../dashboards/queries.ts';
 import { DATASOURCE_UIDS } from '../dashboards/uids.ts';
 import {
+  CRM_SIGNATURE_HEADER,
+  CRM_RETRY,
   HTTP_SERVER_DURATION,
   LABEL_ENVIRONMENT,
   LABEL_SERVICE,
   QUEUE_JOB_DURATION,
   REALTIME_PATH,
+  ROUTES,
   RT_SUBSCRIBE,
   SERVICE_API,
   SERVICE_WORKER,
 } from '../src/signals/index.ts';
 import { ROOT } from '../scripts/generate.ts';
+import { signWebhook } from '../src/api/routes/webhooks.ts';
+import type { VideoListBody } from '../src/api/routes/video-list.ts';
+import type { CrmEmulator } from '../src/crm-emulator/server.ts';
+import { migrate } from '../src/db/migrate.ts';
 import { fakeVideo, startApp, type StartedApp } from './harness/app.ts';
+import { startTestCrm, TEST_CRM_CREDENTIALS } from './harness/crm-emulator.ts';
 import { makeTestVideo } from './harness/ffmpeg.ts';
 import { startOtlpReceiver, type OtlpReceiver } from './harness/otlp-receiver.ts';
+import { startPostgres, type PostgresHandle } from './harness/postgres.ts';
 import { freePort, startProcess, tempDir, waitFor, waitForPort, type Started } from './harness/process.ts';
 import { startPrometheus, type PrometheusHandle } from './harness/prometheus.ts';
 
@@ -33,16 +45,26 @@ const ENV = 'development';
 const VARS = { [LABEL_ENVIRONMENT]: ENV, [LABEL_SERVICE]: SERVICE_API, span_event: 'video.range_request', testid: 'none' };
 const UPLOAD_LIMIT = 2_000_000;
 const LOAD_SECONDS = 8;
+const WEBHOOK_SECRET = 'live-queries-webhook-secret';
+/**
+ * 503s the CRM emulator answers to contact upserts: the first upsert exhausts all its attempts
+ * (a CRM failure, webhook 502), the next one is retried twice and succeeds.
+ */
+const CRM_FAILING_CALLS = CRM_RETRY.maxAttempts + 2;
 
 let otlp: OtlpReceiver;
 let app: StartedApp;
 let worker: Started | undefined;
 let prom: PrometheusHandle;
+let pg: PostgresHandle | undefined;
+let crm: CrmEmulator | undefined;
 const tmp = tempDir('live-queries');
 const dashboards: DashboardJson[] = readdirSync(join(ROOT, 'dashboards/generated')).map(
   (f) => JSON.parse(readFileSync(join(ROOT, 'dashboards/generated', f), 'utf8')) as DashboardJson,
 );
 const statuses = new Map<number, number>();
+/** Statuses of the database routes alone: `<route> <status>` -> count. */
+const dbRouteStatuses = new Map<string, number>();
 
 async function req(path: string, init: RequestInit & { token?: string } = {}): Promise<Response | undefined> {
   const headers = new Headers(init.headers);
@@ -72,6 +94,28 @@ async function upload(body: Buffer, filename: string, visibility: string, token:
   throw new Error(`upload of ${filename} never succeeded; statuses ${JSON.stringify([...statuses])}`);
 }
 
+/** One CRM webhook: signed correctly, signed wrongly, or signed but not JSON. */
+async function webhook(kind: 'valid' | 'bad_signature' | 'malformed', n: number): Promise<void> {
+  const body = kind === 'malformed' ? '{"type": "ContactCreate", "email":' : JSON.stringify({ type: 'ContactCreate', email: `user${n}@example.com`, name: `User ${n}` });
+  const signature = kind === 'bad_signature' ? signWebhook(body, 'not-the-secret') : signWebhook(body, WEBHOOK_SECRET);
+  const res = await req(ROUTES.crmWebhook, { method: 'POST', headers: { 'content-type': 'application/json', [CRM_SIGNATURE_HEADER]: signature }, body });
+  if (res) dbRouteStatuses.set(`webhook ${kind} ${res.status}`, (dbRouteStatuses.get(`webhook ${kind} ${res.status}`) ?? 0) + 1);
+}
+
+/** Most thumbnails seen on one listed video (the worker records them in PostgreSQL). */
+let listedThumbnails = 0;
+
+async function listVideos(token?: string): Promise<void> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const res = await fetch(`${app.url}${ROUTES.videoList}?limit=5`, { headers, signal: AbortSignal.timeout(15_000) }).catch(() => undefined);
+  if (!res) return;
+  statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+  dbRouteStatuses.set(`list ${res.status}`, (dbRouteStatuses.get(`list ${res.status}`) ?? 0) + 1);
+  if (res.status !== 200) return void (await res.arrayBuffer());
+  const body = (await res.json()) as VideoListBody;
+  for (const v of body.videos) listedThumbnails = Math.max(listedThumbnails, v.thumbnails.length);
+}
+
 async function driveLoad(): Promise<void> {
   const alice = app.token('alice');
   const bob = app.token('bob');
@@ -89,9 +133,16 @@ async function driveLoad(): Promise<void> {
   const rejected = io(app.url, { path: REALTIME_PATH, auth: { token: 'not-a-token' }, transports: ['websocket'], reconnection: false });
   await new Promise<void>((resolve) => rejected.once('connect_error', () => resolve()));
   rejected.close();
+  // The CRM fails the next upserts: one webhook's CRM call fails for good, the next is retried.
+  crm?.control({ mode: '503', count: CRM_FAILING_CALLS, endpoint: 'upsertContact' });
   const deadline = Date.now() + LOAD_SECONDS * 1000;
-  while (Date.now() < deadline) {
+  for (let i = 0; Date.now() < deadline; i++) {
     await Promise.all([
+      webhook('valid', i), // 200, or 502 while the CRM fails
+      webhook('bad_signature', i), // 401
+      webhook('malformed', i), // 400
+      listVideos(alice), // 200
+      listVideos(), // 401
       req(`${privateUrl}?delivery=stream`, { token: alice }), // 200
       req(`${privateUrl}?delivery=stream`, { token: alice, headers: { range: 'bytes=0-1023' } }), // 206
       req(`${publicUrl}?delivery=stream`, { token: bob, headers: { range: 'bytes=900000000-900000010' } }), // 416
@@ -122,12 +173,28 @@ function hostPort(url: string): string {
 
 beforeAll(async () => {
   otlp = await startOtlpReceiver();
+  pg = await startPostgres();
+  const databaseUrl = await pg.createDatabase('live_queries');
+  await migrate(databaseUrl);
+  crm = await startTestCrm();
   const telemetryEnv = {
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     OTEL_METRICS_EXPORTER: 'none',
     DEPLOYMENT_ENVIRONMENT: ENV,
+    DATABASE_URL: databaseUrl,
   };
-  app = await startApp({ mode: 'process', env: { ...telemetryEnv, FAULT_ERROR_RATIO: '0.15', UPLOAD_MAX_BYTES: String(UPLOAD_LIMIT) } });
+  app = await startApp({
+    mode: 'process',
+    env: {
+      ...telemetryEnv,
+      FAULT_ERROR_RATIO: '0.15',
+      UPLOAD_MAX_BYTES: String(UPLOAD_LIMIT),
+      CRM_BASE_URL: crm.url,
+      CRM_CLIENT_ID: TEST_CRM_CREDENTIALS.clientId,
+      CRM_CLIENT_SECRET: TEST_CRM_CREDENTIALS.clientSecret,
+      CRM_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    },
+  });
   const workerMetricsPort = await freePort();
   worker = startProcess(process.execPath, ['--import', join(ROOT, 'src/telemetry/register.ts'), join(ROOT, 'src/worker/main.ts')], {
     cwd: ROOT,
@@ -167,6 +234,8 @@ beforeAll(async () => {
     40_000,
     'a thumbnail job that failed for good',
   ).catch(() => undefined);
+  // By now the real video's thumbnail is recorded: the list shows it.
+  await listVideos(app.token('alice'));
   // Two more scrapes and rule evaluations after the last request.
   await new Promise((r) => setTimeout(r, 3000));
 }, 180_000);
@@ -176,6 +245,8 @@ afterAll(async () => {
   await prom?.stop();
   await worker?.stop();
   await app?.stop();
+  await crm?.stop();
+  await pg?.stop();
   await otlp?.stop();
   tmp.cleanup();
 });
@@ -197,6 +268,18 @@ function alertValueExpr(expr: string): string {
 describe('live queries against the real service', () => {
   it('drove every outcome: 200, 201, 206, 302, 401, 403, 404, 413, 416 and injected 5xx', () => {
     for (const s of [200, 201, 206, 302, 401, 403, 404, 413, 416, 500]) expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
+  });
+
+  it('drove the database routes: webhooks accepted (200), with a bad signature (401), malformed (400), failed at the CRM (502); video list 200 and 401', () => {
+    expect(listedThumbnails, 'thumbnails the worker recorded, as GET /api/videos lists them').toBeGreaterThan(0);
+    const seen = JSON.stringify([...dbRouteStatuses]);
+    for (const key of ['webhook valid 200', 'webhook valid 502', 'webhook bad_signature 401', 'webhook malformed 400', 'list 200', 'list 401']) {
+      expect(dbRouteStatuses.get(key) ?? 0, `${key} in ${seen}`).toBeGreaterThan(0);
+    }
+    const stats = crm?.stats();
+    // Every 503 was answered (retried or given up on), and the CRM saw successful upserts after them.
+    expect(stats?.log.filter((c) => c.endpoint === 'upsertContact' && c.status === 503).length).toBe(CRM_FAILING_CALLS);
+    expect(stats?.log.filter((c) => c.endpoint === 'upsertContact' && c.status >= 200 && c.status < 300).length).toBeGreaterThan(0);
   });
 
   it('returns at least one series for every PromQL query of every dashboard panel (pending ones listed with a reason)', async () => {

@@ -4,7 +4,7 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { EVENT_FAULT_INJECTED, ROUTES, SERVER_TIMING_HEADER, TRACE_RESPONSE_HEADER, type RouteClass } from '../signals/index.ts';
+import { EVENT_FAULT_INJECTED, ROUTES, SERVER_TIMING_HEADER, TIMING_ALLOW_ORIGIN_HEADER, TRACE_RESPONSE_HEADER, type RouteClass } from '../signals/index.ts';
 import { addSpanEvent, createLogger } from '../telemetry/index.ts';
 import { instrumentFastify } from '../telemetry/http-server.ts';
 import { createS3Store, type S3Store } from '../lib/s3.ts';
@@ -92,6 +92,14 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     // Let browser code read the trace context of any response (plan 1.8).
     exposedHeaders: [TRACE_RESPONSE_HEADER, SERVER_TIMING_HEADER, 'content-range', 'accept-ranges', 'etag'],
     methods: ['GET', 'POST', 'PUT', 'OPTIONS'],
+  });
+  // A <video> element's range requests and <img> thumbnails are not fetch(): the page can only
+  // read their trace context from Server-Timing, which browsers hide cross-origin unless the
+  // response allows it. The value is the CORS origin list (timing only, no data).
+  const timingAllowOrigin = config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((s) => s.trim()).join(', ');
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header(TIMING_ALLOW_ORIGIN_HEADER, timingAllowOrigin);
+    done();
   });
 
   if (config.faultErrorRatio > 0 || config.faultLatencyMs > 0) {

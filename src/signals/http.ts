@@ -24,3 +24,5 @@ export const ERROR_STATUS_REGEX = '5..';
 /** Response headers that return the trace context to the client (plan 1.8). */
 export const TRACE_RESPONSE_HEADER = 'traceresponse';
 export const SERVER_TIMING_HEADER = 'server-timing';
+/** Lets cross-origin pages read Server-Timing (our traceparent) of media and image requests. */
+export const TIMING_ALLOW_ORIGIN_HEADER = 'timing-allow-origin';
