@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
+import { freePort, requireBinary, startProcess, tempDir, waitForHttpReady } from './process.ts';
 
 export interface AlertmanagerHandle {
   url: string;
@@ -33,20 +33,7 @@ export async function startAlertmanager(config: Record<string, unknown>, templat
     '--log.level=warn',
   ]);
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(
-      async () => {
-        if (started.proc.exitCode !== null) throw new Error('exited');
-        return (await fetch(`${url}/-/ready`)).ok;
-      },
-      30_000,
-      `alertmanager on ${url}`,
-    );
-  } catch (err) {
-    await started.stop();
-    dir.cleanup();
-    throw new Error(`alertmanager did not start: ${(err as Error).message}\n${started.output()}`, { cause: err });
-  }
+  await waitForHttpReady(started, `${url}/-/ready`, 'alertmanager', dir.cleanup);
   return {
     url,
     address: `127.0.0.1:${port}`,

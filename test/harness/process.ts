@@ -105,3 +105,24 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
       }),
   };
 }
+
+/**
+ * Waits until `GET url` answers 2xx from a process we started; on failure (timeout or the
+ * process exiting) stops it, runs `cleanup` and throws with the process output.
+ */
+export async function waitForHttpReady(started: Started, url: string, what: string, cleanup: () => void, timeoutMs = 30_000): Promise<void> {
+  try {
+    await waitFor(
+      async () => {
+        if (started.proc.exitCode !== null) throw new Error(`exited with ${started.proc.exitCode}`);
+        return (await fetch(url)).ok;
+      },
+      timeoutMs,
+      `${what} on ${url}`,
+    );
+  } catch (err) {
+    await started.stop();
+    cleanup();
+    throw new Error(`${what} did not start: ${(err as Error).message}\n${started.output()}`, { cause: err });
+  }
+}

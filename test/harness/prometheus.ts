@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
+import { freePort, requireBinary, startProcess, tempDir, waitForHttpReady } from './process.ts';
 
 export interface ScrapeTarget {
   job: string;
@@ -77,20 +77,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     '--log.level=warn',
   ]);
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(
-      async () => {
-        if (started.proc.exitCode !== null) throw new Error('exited');
-        return (await fetch(`${url}/-/ready`)).ok;
-      },
-      30_000,
-      `prometheus on ${url}`,
-    );
-  } catch (err) {
-    await started.stop();
-    dir.cleanup();
-    throw new Error(`prometheus did not start: ${(err as Error).message}\n${started.output()}`, { cause: err });
-  }
+  await waitForHttpReady(started, `${url}/-/ready`, 'prometheus', dir.cleanup);
 
   async function api<T>(path: string, params: Record<string, string>): Promise<T> {
     const res = await fetch(`${url}${path}`, { method: 'POST', body: new URLSearchParams(params) });
