@@ -2,7 +2,7 @@
 # command). Multi-stage: `build` compiles TypeScript with the dev dependencies; `runtime` has
 # production dependencies only, FFmpeg for the worker, and runs as the non-root `node` user.
 
-# Node 24 slim; docker compose passes the pinned tag from .env (NODE_IMAGE).
+# Node 24 slim; docker compose passes node:${NODE_TAG} from .env as NODE_IMAGE.
 ARG NODE_IMAGE=node:24.21.0-trixie-slim
 
 FROM ${NODE_IMAGE} AS build

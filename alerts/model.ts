@@ -52,7 +52,7 @@ export function alertRule(r: Omit<AlertingRule, 'annotations'> & { summary: stri
   return rule;
 }
 
-/** `0.05` -> `5%` (the threshold as alert text prints it). */
+/** A ratio threshold as alert text prints it (five hundredths -> `5%`). */
 export function pct(ratio: number): string {
   return `${Number((ratio * 100).toPrecision(6))}%`;
 }

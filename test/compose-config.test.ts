@@ -109,7 +109,7 @@ describe('compose file conventions', () => {
         expect(s.image, `${name}: locally built image`).toMatch(/:local$/);
         continue;
       }
-      expect(raw[name]?.image, `${name}: image must come from .env`).toMatch(/^\$\{[A-Z0-9_]+_IMAGE\}$/);
+      expect(raw[name]?.image, `${name}: image must come from .env`).toMatch(/^[a-z0-9./_-]+:\$\{[A-Z0-9_]+_TAG\}$/);
       const tag = s.image.split('/').at(-1)?.split(':')[1];
       expect(tag, `${name}: ${s.image} has no tag`).toBeTruthy();
       expect(tag, `${name}: ${s.image}`).not.toMatch(/^(latest|main|master|edge|nightly)$/);
@@ -119,8 +119,8 @@ describe('compose file conventions', () => {
 
   it('pins the Dockerfile base image to the same Node tag as .env', () => {
     const env = readDotEnv();
-    expect(env.NODE_IMAGE).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim$/);
-    expect(readText('Dockerfile')).toContain(`ARG NODE_IMAGE=${env.NODE_IMAGE}`);
+    expect(env.NODE_TAG).toMatch(/^24\.\d+\.\d+-[a-z]+-slim$/);
+    expect(readText('Dockerfile')).toContain(`ARG NODE_IMAGE=node:${env.NODE_TAG}`);
   });
 
   it('gives every ${VAR} of docker-compose.yml a non-empty value in .env', () => {
