@@ -16,8 +16,8 @@
 // Node 24 runs it directly (type stripping): node bench/overhead.ts [--quick] [--rounds N]
 // [--seconds S] [--variants a,b] [--workloads a,b] [--write docs/benchmarks.md] [--json out.json]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release } from 'node:os';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -34,8 +34,7 @@ import {
 } from '../src/signals/index.ts';
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
-import { startS3rver } from '../test/harness/s3rver.ts';
-import { freePort, requireBinary, tempDir, waitFor, waitForPort } from '../test/harness/process.ts';
+import { freePort, requireBinary, startProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -81,6 +80,12 @@ export interface Trial {
    */
   histogramDelta: number | undefined;
   problems: string[];
+  /**
+   * Set when the trial could not be measured (the service did not start, a request or wrk threw,
+   * e.g. the preflight's AbortError after its timeout): its numbers are zeros and it is left out
+   * of the summary and of the pairing.
+   */
+  failed?: string;
 }
 
 /** How long the batch span processor may hold spans before exporting them (SPAN_BATCH 1 s + margin). */
@@ -321,6 +326,125 @@ async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, varia
   };
 }
 
+/** s3rver, started by the bench itself so that it can see the process exit and restart it. */
+interface BenchS3 {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  port: number;
+  output: () => string;
+  /** Why s3rver is no longer running (exit code or signal, its last output), or undefined. */
+  exited: () => string | undefined;
+  /** Starts it again on the same port and data directory (the fixture video survives). */
+  restart: () => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+/** test/harness/s3rver-server.ts (s3rver + the multipart shim) on a free port, in its own temp dir. */
+async function startBenchS3(): Promise<BenchS3> {
+  const dir = tempDir('bench-s3rver');
+  const port = await freePort();
+  const bucket = 'videos';
+  const script = join(ROOT, 'test/harness/s3rver-server.ts');
+  let started: Started;
+  const launch = async () => {
+    started = startProcess(process.execPath, [script, dir.path, String(port), bucket]);
+    await waitForPort(port, 20_000, started.proc);
+  };
+  await launch();
+  const exited = () => {
+    const p = started.proc;
+    if (p.exitCode === null && p.signalCode === null) return undefined;
+    return `s3rver exited (${p.exitCode !== null ? `code ${p.exitCode}` : p.signalCode}): ${started.output().trim().split('\n').slice(-5).join(' / ').slice(-600)}`;
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    region: 'us-east-1',
+    // s3rver's built-in account (accepted by its SigV4 check).
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    port,
+    output: () => started.output(),
+    exited,
+    restart: async () => {
+      await started.stop();
+      await launch();
+    },
+    stop: async () => {
+      await started.stop();
+      dir.cleanup();
+    },
+  };
+}
+
+function failedTrial(round: number, variant: Variant, workload: Workload, err: unknown): Trial {
+  const e = err as { name?: string; message?: string };
+  const why = `${e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}`;
+  return {
+    round,
+    variant,
+    workload,
+    wrk: { requests: 0, durationSeconds: 0, requestsPerSecond: 0, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0, p95: 0, p99: 0, max: 0 },
+    cpuSeconds: 0,
+    cpuUsPerRequest: 0,
+    spansPerRequest: 0,
+    serverSpansPerRequest: 0,
+    histogramDelta: undefined,
+    problems: [],
+    failed: why,
+  };
+}
+
+/** Whether an HTTP server answers on `url` (any status) within 2 s; else why not. */
+async function probe(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer().catch(() => undefined);
+    return `answers (${res.status})`;
+  } catch (err) {
+    const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    return `no answer (${e.cause?.code ?? e.cause?.message ?? e.name ?? e.message})`;
+  }
+}
+
+/**
+ * After a trial with problems: is s3rver up (directly and through the delay proxy), what did the
+ * service log as the cause of its failures (pino error lines), and what did s3rver print.
+ */
+async function diagnose(env: Env, s3: { endpoint: string; output: () => string }, logName: string): Promise<string[]> {
+  const out = [`s3rver ${await probe(s3.endpoint)}, via the delay proxy ${await probe(env.s3.endpoint)}`];
+  const file = join(env.logDir, `${logName}.log`);
+  if (existsSync(file)) {
+    const causes = new Map<string, number>();
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const rec = JSON.parse(line) as { level?: number; msg?: string; err?: { type?: string; message?: string; code?: string; name?: string } };
+        if ((rec.level ?? 0) < 50) continue;
+        const key = `${rec.msg ?? ''}: ${rec.err?.name ?? rec.err?.type ?? ''} ${rec.err?.code ?? ''} ${(rec.err?.message ?? '').slice(0, 160)}`.replace(/\s+/g, ' ').trim();
+        causes.set(key, (causes.get(key) ?? 0) + 1);
+      } catch {
+        // not a JSON log line
+      }
+    }
+    const top = [...causes].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    if (top.length > 0) out.push(`service errors: ${top.map(([k, n]) => `${n}× ${k}`).join(' | ')}`);
+  }
+  const s3out = s3.output().trim().split('\n').slice(-3).join(' / ');
+  if (s3out) out.push(`s3rver output: ${s3out.slice(-400)}`);
+  return out;
+}
+
+/** Copies the service logs out of the run's temp dir (removed at the end) for a post-mortem. */
+function keepLogs(from: string): string {
+  const to = mkdtempSync(join(tmpdir(), 'bench-overhead-logs-'));
+  for (const f of readdirSync(from)) if (f.endsWith('.log')) copyFileSync(join(from, f), join(to, f));
+  return to;
+}
+
 export interface BenchResult {
   options: BenchOptions;
   trials: Trial[];
@@ -341,7 +465,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   if (opts.pinHarness !== false) spawnSync(taskset, ['-p', '-c', String(opts.loadCpu), String(process.pid)]);
   const dir = tempDir('bench-overhead');
   onExit(async () => dir.cleanup());
-  const s3 = await startS3rver();
+  const s3 = await startBenchS3();
   onExit(s3.stop);
   const redis = await startRedis();
   onExit(redis.stop);
@@ -377,16 +501,51 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     for (let round = 0; round < opts.rounds; round++) {
       const order = opts.variants.map((_, i) => opts.variants[(i + round) % opts.variants.length] as Variant);
       for (const variant of order) {
-        const svc = await startService(env, variant, opts, `r${round}-${variant}`);
+        const logName = `r${round}-${variant}`;
+        const report = async (t: Trial) => {
+          // s3rver dying would fail every later S3 trial: say so, and start it again.
+          const dead = s3.exited();
+          if (dead) {
+            // Its numbers measure error answers, not the service: the trial failed.
+            t.failed ??= dead;
+            log(`${dead}; restarting it`);
+            await s3.restart();
+          }
+          // Span-count mismatches say nothing about S3: diagnose failures and error answers only.
+          if (t.failed || t.problems.some((p) => !/SERVER spans exported|histogram _count/.test(p))) t.problems.push(...(await diagnose(env, s3, logName)));
+          trials.push(t);
+          const head = `round ${round + 1}/${opts.rounds} ${variant.padEnd(11)} ${t.workload.padEnd(8)}`;
+          log(
+            t.failed
+              ? `${head} FAILED: ${t.failed}${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`
+              : `${head} ${t.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s ` +
+                  `${t.cpuUsPerRequest.toFixed(1).padStart(7)} µs CPU/req  P95 ${(t.wrk.p95 * 1000).toFixed(2)} ms  spans/req ${t.spansPerRequest.toFixed(2)}` +
+                  (t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''),
+          );
+        };
+        const dead = s3.exited();
+        if (dead) {
+          log(`${dead}; restarting it`);
+          await s3.restart();
+        }
+        let svc: Service;
+        try {
+          svc = await startService(env, variant, opts, logName);
+        } catch (err) {
+          for (const workload of opts.workloads) await report(failedTrial(round, variant, workload, err));
+          continue;
+        }
         try {
           for (const workload of opts.workloads) {
-            const t = await measureWorkload(env, opts, svc, variant, round, workload, ctx, bodyFile);
-            trials.push(t);
-            log(
-              `round ${round + 1}/${opts.rounds} ${variant.padEnd(11)} ${workload.padEnd(8)} ${t.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s ` +
-                `${t.cpuUsPerRequest.toFixed(1).padStart(7)} µs CPU/req  P95 ${(t.wrk.p95 * 1000).toFixed(2)} ms  spans/req ${t.spansPerRequest.toFixed(2)}` +
-                (t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''),
-            );
+            let t: Trial;
+            try {
+              t = await measureWorkload(env, opts, svc, variant, round, workload, ctx, bodyFile);
+            } catch (err) {
+              // A preflight fetch that timed out rejects with an AbortError, wrk may exit non-zero:
+              // the trial failed, the run goes on.
+              t = failedTrial(round, variant, workload, err);
+            }
+            await report(t);
           }
         } finally {
           await svc.stop();
@@ -394,6 +553,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       }
     }
   } finally {
+    if (trials.some((t) => t.failed || t.problems.length > 0)) log(`service logs kept in ${keepLogs(dir.path)}`);
     await sink.close();
     await proxy.close();
     await redis.stop();
@@ -434,32 +594,42 @@ export interface Row {
 
 export function summarize(result: BenchResult): Row[] {
   const rows: Row[] = [];
-  const pick = (v: Variant, w: Workload) => result.trials.filter((t) => t.variant === v && t.workload === w).sort((a, b) => a.round - b.round);
+  // Failed trials have no numbers: they are left out (listed under problems), and a variant is
+  // paired with the baseline only over the rounds where both were measured.
+  const pick = (v: Variant, w: Workload) => result.trials.filter((t) => t.variant === v && t.workload === w && !t.failed).sort((a, b) => a.round - b.round);
+  // A workload whose every trial failed still gets its row (NaN numbers, its failures listed).
+  const avg = (xs: number[]) => (xs.length > 0 ? mean(xs) : Number.NaN);
+  const med = (xs: number[], q: number) => (xs.length > 0 ? percentile(xs, q) : Number.NaN);
+  const failures = (v: Variant, w: Workload) =>
+    result.trials.filter((t) => t.variant === v && t.workload === w && t.failed).map((t) => `round ${t.round + 1} failed: ${t.failed}`);
   for (const w of result.options.workloads) {
     const base = pick('baseline', w);
     for (const v of result.options.variants) {
       const ts = pick(v, w);
-      if (ts.length === 0) continue;
+      const failed = failures(v, w);
+      if (ts.length === 0 && failed.length === 0) continue;
       const row: Row = {
         variant: v,
         workload: w,
         trials: ts.length,
-        rps: mean(ts.map((t) => t.wrk.requestsPerSecond)),
-        cpuUs: mean(ts.map((t) => t.cpuUsPerRequest)),
-        p50Ms: percentile(ts.map((t) => t.wrk.p50 * 1000), 0.5),
-        p95Ms: percentile(ts.map((t) => t.wrk.p95 * 1000), 0.5),
-        p99Ms: percentile(ts.map((t) => t.wrk.p99 * 1000), 0.5),
-        spansPerRequest: mean(ts.map((t) => t.spansPerRequest)),
-        serverSpansPerRequest: mean(ts.map((t) => t.serverSpansPerRequest)),
+        rps: avg(ts.map((t) => t.wrk.requestsPerSecond)),
+        cpuUs: avg(ts.map((t) => t.cpuUsPerRequest)),
+        p50Ms: med(ts.map((t) => t.wrk.p50 * 1000), 0.5),
+        p95Ms: med(ts.map((t) => t.wrk.p95 * 1000), 0.5),
+        p99Ms: med(ts.map((t) => t.wrk.p99 * 1000), 0.5),
+        spansPerRequest: avg(ts.map((t) => t.spansPerRequest)),
+        serverSpansPerRequest: avg(ts.map((t) => t.serverSpansPerRequest)),
         histogramOk: ts.every((t) => t.histogramDelta === undefined) ? undefined : ts.every((t) => t.histogramDelta !== undefined && !t.problems.some((p) => p.startsWith('histogram'))),
-        problems: [...new Set(ts.flatMap((t) => t.problems))],
+        problems: [...failed, ...new Set(result.trials.filter((t) => t.variant === v && t.workload === w).flatMap((t) => t.problems))],
       };
-      if (v !== 'baseline' && base.length === ts.length && ts.length > 0) {
-        const b = base;
-        row.cpuAddedUs = pairedDifference(b.map((t) => t.cpuUsPerRequest), ts.map((t) => t.cpuUsPerRequest));
-        row.cpuRatio = pairedRatio(b.map((t) => t.cpuUsPerRequest), ts.map((t) => t.cpuUsPerRequest));
-        row.rpsRatio = pairedRatio(b.map((t) => t.wrk.requestsPerSecond), ts.map((t) => t.wrk.requestsPerSecond));
-        row.p95Ratio = pairedRatio(b.map((t) => t.wrk.p95), ts.map((t) => t.wrk.p95));
+      const rounds = new Set(base.map((t) => t.round));
+      const paired = ts.filter((t) => rounds.has(t.round));
+      if (v !== 'baseline' && paired.length > 0) {
+        const b = base.filter((t) => paired.some((p) => p.round === t.round));
+        row.cpuAddedUs = pairedDifference(b.map((t) => t.cpuUsPerRequest), paired.map((t) => t.cpuUsPerRequest));
+        row.cpuRatio = pairedRatio(b.map((t) => t.cpuUsPerRequest), paired.map((t) => t.cpuUsPerRequest));
+        row.rpsRatio = pairedRatio(b.map((t) => t.wrk.requestsPerSecond), paired.map((t) => t.wrk.requestsPerSecond));
+        row.p95Ratio = pairedRatio(b.map((t) => t.wrk.p95), paired.map((t) => t.wrk.p95));
       }
       rows.push(row);
     }
@@ -569,6 +739,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
     `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
     '- Workloads: `healthz` = GET /healthz (the cheapest traced endpoint); `stream` = a proxied 64 KiB range (206); `redirect` = the presigned 302 (wrk does not follow it); `upload` = POST of a 64 KiB file (201, multipart to S3, a queue job).',
+    '- A trial that cannot be measured (the service does not start, a preflight request times out, wrk fails) is reported as failed under "Problems seen" and left out of its row and of the pairing; after a trial with problems the run checks s3rver (directly and through the delay proxy) and the service log, and if s3rver has exited it is started again on the same data directory.',
     '- In a closed loop, latency ≈ connections / throughput when the service is CPU-bound (healthz), so P95 and throughput overheads move together there; the S3 workloads are latency-bound.',
     '',
     '## Results',
@@ -654,6 +825,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       })().finally(() => process.exit(130));
     });
   }
+  // Safety net: a stray rejection (an aborted fetch whose body nobody awaits) must not kill a
+  // long run; the trial it belonged to has already been reported as failed by its own catch.
+  process.on('unhandledRejection', (err: unknown) => console.error('unhandled rejection (run continues):', err));
   main().catch((err: unknown) => {
     // After a signal the run fails on purpose (its service is gone): the handler exits.
     if (interrupted) return;

@@ -149,6 +149,23 @@ describe('bench reporting', () => {
     expect(c?.result).toBe('holds');
     expect(table(rows)).toContain('| healthz | full |');
   });
+
+  it('leaves a failed trial out of the means and the pairing, and lists it as a problem of its row', () => {
+    const failed: Trial = { ...trial(1, 'full', 0, 0), failed: 'AbortError: This operation was aborted' };
+    const result: BenchResult = {
+      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'full'], workloads: ['healthz'] },
+      trials: [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), failed, trial(2, 'baseline', 90, 5200), trial(2, 'full', 110, 4700)],
+      startedAt: '2026-11-25T00:00:00Z',
+      elapsedSeconds: 1,
+      loadAverage: { start: 0.5, end: 0.6 },
+    };
+    const full = summarize(result).find((r) => r.variant === 'full');
+    expect(full?.trials).toBe(2);
+    expect(full?.cpuUs).toBeCloseTo(115, 10);
+    // Rounds 0 and 2 only: +20 and +20 µs.
+    expect(full?.cpuAddedUs?.diff).toBeCloseTo(20, 10);
+    expect(full?.problems).toContain('round 2 failed: AbortError: This operation was aborted');
+  });
 });
 
 describe('bench components', () => {

@@ -10,8 +10,9 @@
 // - observes http_server_request_duration_seconds for every request, sampled or not (metrics
 //   are never sampled), with a trace_id exemplar when the span is sampled.
 // Authorization and cookie headers are never read into telemetry; URLs are redacted.
+import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
@@ -30,6 +31,7 @@ import {
 } from '../signals/index.ts';
 import { fastHistogram, type FastHistogram, type HistogramSeries } from './http-metric.ts';
 import { redactString } from './redact.ts';
+import { HEAD_SAMPLED_CONTEXT } from './sampler.ts';
 import { telemetryState } from './state.ts';
 import { getTracer } from './trace.ts';
 
@@ -102,6 +104,23 @@ export function setRouteClass(request: FastifyRequest, routeClass: RouteClass | 
 /** The SERVER span of this request (also the active span inside its handler). */
 export function getServerSpan(request: FastifyRequest): Span | undefined {
   return (request as unknown as WithState)[kState]?.span;
+}
+
+// Random trace and span ids for requests that are not sampled, from a pooled CSPRNG buffer (one
+// randomFillSync per 4096 requests instead of per-id work).
+const ID_BYTES = 24;
+const idPool = Buffer.allocUnsafe(4096 * ID_BYTES);
+let idOffset = idPool.length;
+
+function unsampledRootSpan(): Span {
+  if (idOffset + ID_BYTES > idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const traceId = idPool.toString('hex', idOffset, idOffset + 16);
+  const spanId = idPool.toString('hex', idOffset + 16, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
 }
 
 function traceparentOf(span: Span): string {
@@ -203,7 +222,17 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
     const m = methodInfo(route, method);
     const isCritical = route.critical || (critical !== undefined && critical(request));
-    const span = getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
+    // With our default sampler installed, a root request that is not critical is kept with
+    // probability rootRatio: take that decision here, and an unsampled request gets a
+    // non-recording span with fresh ids (what the SDK would return) without the SDK's span
+    // machinery. Any other sampler (OTEL_TRACES_SAMPLER, tests) always goes through the SDK.
+    const rootRatio = telemetryState.rootRatio;
+    const span =
+      !isCritical && parent === ROOT_CONTEXT && rootRatio !== undefined && rootRatio < 1
+        ? Math.random() < rootRatio
+          ? getTracer().startSpan(m.name, SERVER_SPAN, HEAD_SAMPLED_CONTEXT)
+          : unsampledRootSpan()
+        : getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
     if (span.isRecording()) {
       span.setAttributes(m.attrs);
       const url = request.url;

@@ -13,7 +13,7 @@
 // carries the trace id even when the trace was not sampled, so the request is still findable in
 // Loki. Keeping every error trace requires tail sampling (the collector's tail_sampling
 // processor), which is a deployment choice, not something a head sampler can do.
-import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
+import { createContextKey, ROOT_CONTEXT, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -43,6 +43,7 @@ export class CriticalRouteSampler implements Sampler {
   }
 
   shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    if (context.getValue(HEAD_SAMPLED_KEY) === true) return SAMPLED;
     const priority = attributes[ALWAYS_SAMPLED_HINT_ATTRIBUTE];
     if (typeof priority === 'number' ? priority > 0 : priority === true) return SAMPLED;
     const route = attributes[ROUTE_ATTRIBUTE];
@@ -88,7 +89,31 @@ export function createSampler(environment: DeploymentEnvironment, env: NodeJS.Pr
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(arg ?? 1) });
-    default:
-      return new ParentBasedSampler({ root: new CriticalRouteSampler(arg ?? SAMPLING_RATIO[environment]) });
+    default: {
+      const ratio = arg ?? SAMPLING_RATIO[environment];
+      const sampler = new ParentBasedSampler({ root: new CriticalRouteSampler(ratio) });
+      rootRatios.set(sampler, ratio);
+      return sampler;
+    }
   }
+}
+
+const rootRatios = new WeakMap<Sampler, number>();
+
+const HEAD_SAMPLED_KEY = createContextKey('video-platform.head-sampled');
+/**
+ * Parent context for a root span whose ratio decision was already taken (and came out
+ * sampled) by the caller: CriticalRouteSampler keeps it instead of rolling the ratio again.
+ * Only the span's start sees it; the request's own context is built from ROOT_CONTEXT.
+ */
+export const HEAD_SAMPLED_CONTEXT: Context = ROOT_CONTEXT.setValue(HEAD_SAMPLED_KEY, true);
+
+/**
+ * The ratio a non-critical root span is kept with, when `sampler` is our default composition
+ * (ParentBased around CriticalRouteSampler); undefined for any other sampler. It lets the HTTP
+ * hooks take that same decision before asking the SDK, so an unsampled request never builds an
+ * SDK span (ids, sampler chain, span self-metrics): see http-server.ts.
+ */
+export function rootRatioOf(sampler: Sampler): number | undefined {
+  return rootRatios.get(sampler);
 }

@@ -19,8 +19,8 @@ import { DEFAULT_ENVIRONMENT, SPAN_BATCH, type DeploymentEnvironment } from '../
 import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from './exporter.ts';
 import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
-import { createSampler, isDeploymentEnvironment } from './sampler.ts';
-import { bumpGeneration } from './state.ts';
+import { createSampler, isDeploymentEnvironment, rootRatioOf } from './sampler.ts';
+import { bumpGeneration, telemetryState } from './state.ts';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -157,6 +157,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
   };
   current = handle;
   bumpGeneration(true);
+  telemetryState.rootRatio = rootRatioOf(sampler);
   diag.debug(`telemetry started: service=${opts.serviceName} environment=${environment} sampler=${sampler.toString()}`);
   return handle;
 }

@@ -5,10 +5,13 @@ export const telemetryState = {
   /** True while an SDK started by startTelemetry is installed (false: disabled or not started). */
   enabled: false,
   generation: 0,
+  /** rootRatioOf(the installed sampler): set while our default sampler is installed. */
+  rootRatio: undefined as number | undefined,
 };
 
 /** Called by sdk.ts whenever globals change. */
 export function bumpGeneration(enabled: boolean): void {
   telemetryState.enabled = enabled;
+  if (!enabled) telemetryState.rootRatio = undefined;
   telemetryState.generation++;
 }

@@ -1,0 +1,32 @@
+// The HTTP hooks take the head-sampling decision of non-critical root requests themselves when
+// our default sampler is installed (so unsampled requests skip the SDK's span machinery); the
+// decision must stay the sampler's: same ratio, no second roll, and any other sampler is asked.
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { SamplingDecision } from '@opentelemetry/sdk-trace';
+import { describe, expect, it } from 'vitest';
+import { SAMPLING_RATIO } from '../src/signals/index.ts';
+import { createSampler, HEAD_SAMPLED_CONTEXT, rootRatioOf } from '../src/telemetry/sampler.ts';
+
+const TRACE_ID = 'ffffffffffffffffffffffffffffffff'; // the ratio sampler never keeps this one below ratio 1
+
+describe('head-sampling fast path', () => {
+  it('knows the root ratio of our default sampler, per environment and with OTEL_TRACES_SAMPLER_ARG', () => {
+    expect(rootRatioOf(createSampler('production', {}))).toBe(SAMPLING_RATIO.production);
+    expect(rootRatioOf(createSampler('staging', {}))).toBe(SAMPLING_RATIO.staging);
+    expect(rootRatioOf(createSampler('production', { OTEL_TRACES_SAMPLER_ARG: '0.5' }))).toBe(0.5);
+  });
+
+  it('leaves every standard OTEL_TRACES_SAMPLER to the SDK', () => {
+    for (const name of ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']) {
+      expect(rootRatioOf(createSampler('production', { OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: '0.1' })), name).toBeUndefined();
+    }
+  });
+
+  it('keeps a root span whose ratio decision was already taken, instead of rolling the ratio again', () => {
+    const sampler = createSampler('production', { OTEL_TRACES_SAMPLER_ARG: '0' });
+    const fresh = sampler.shouldSample(ROOT_CONTEXT, TRACE_ID, 'GET /api/videos', SpanKind.SERVER, {}, []);
+    const decided = sampler.shouldSample(HEAD_SAMPLED_CONTEXT, TRACE_ID, 'GET /api/videos', SpanKind.SERVER, {}, []);
+    expect(fresh.decision).toBe(SamplingDecision.NOT_RECORD);
+    expect(decided.decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+  });
+});
