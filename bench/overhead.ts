@@ -34,7 +34,7 @@ import {
 } from '../src/signals/index.ts';
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
-import { freePort, requireBinary, startProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
+import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -164,16 +164,7 @@ async function startService(env: Env, variant: Variant, opts: BenchOptions, logN
     },
   });
   closeSync(log);
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      proc.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      proc.kill('SIGTERM');
-    });
+  const stop = () => stopProcess(proc);
   try {
     await waitForPort(port, 30_000, proc);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 15_000, `${variant} /healthz`);

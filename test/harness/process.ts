@@ -93,17 +93,21 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
   return {
     proc,
     output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        proc.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        proc.kill('SIGTERM');
-      }),
+    stop: () => stopProcess(proc),
   };
+}
+
+/** Stops a child we own: SIGTERM to its PID, SIGKILL after 5 s; resolves once it has exited. */
+export function stopProcess(proc: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    proc.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
 }
 
 /**
