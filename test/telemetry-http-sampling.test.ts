@@ -1,7 +1,7 @@
 // instrumentFastify under the production profile (10 % head sampling): critical routes and
 // requests flagged critical are always traced, the rest at the ratio, and the request metric
 // counts every request (metrics are never sampled) with exemplars only from sampled spans.
-import { SpanKind } from '@opentelemetry/api';
+import { context, createContextKey, propagation, SpanKind, trace } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_SERVER_DURATION, ROUTES, SAMPLING_RATIO } from '../src/signals/index.ts';
@@ -71,5 +71,50 @@ describe('instrumentFastify sampling in production', () => {
       if (tr.endsWith('-00')) unsampled = tr;
     }
     expect(unsampled).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+});
+
+describe('the active context inside an unsampled and a sampled root request', () => {
+  it('holds the request span, keeps it when a value is added, and propagates the same trace id', async () => {
+    const key = createContextKey('test.request-context');
+    const seen: { traceId?: string; sampled: boolean; withValue: unknown; spanKept: boolean; deleted: boolean; outgoing?: string; child?: string }[] = [];
+    const probe = Fastify();
+    instrumentFastify(probe);
+    probe.get('/probe', async () => {
+      const active = context.active();
+      const span = trace.getSpan(active);
+      const added = active.setValue(key, 'v');
+      const carrier: Record<string, string> = {};
+      propagation.inject(active, carrier);
+      const child = trace.getTracer('test').startSpan('child');
+      child.end();
+      seen.push({
+        traceId: span?.spanContext().traceId,
+        sampled: (span?.spanContext().traceFlags ?? 0) === 1,
+        withValue: added.getValue(key),
+        spanKept: trace.getSpan(added) === span,
+        deleted: trace.getSpan(active.deleteValue(Symbol.for('OpenTelemetry Context Key SPAN'))) === undefined,
+        outgoing: carrier.traceparent,
+        child: child.spanContext().traceId,
+      });
+      return { ok: true };
+    });
+    await probe.ready();
+    const headers: string[] = [];
+    for (let i = 0; i < 60 && !(seen.some((s) => s.sampled) && seen.some((s) => !s.sampled)); i++) {
+      headers.push(String((await probe.inject({ method: 'GET', url: '/probe' })).headers.traceresponse));
+    }
+    await probe.close();
+    expect(seen.some((s) => s.sampled) && seen.some((s) => !s.sampled)).toBe(true);
+    seen.forEach((s, i) => {
+      expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(headers[i]!.split('-')[1]).toBe(s.traceId);
+      expect(s.withValue).toBe('v');
+      expect(s.spanKept).toBe(true);
+      expect(s.deleted).toBe(true);
+      // Outgoing calls carry this request's trace id and sampling flag; child spans join the trace.
+      expect(s.outgoing).toBe(`00-${s.traceId}-${headers[i]!.split('-')[2]}-0${s.sampled ? 1 : 0}`);
+      expect(s.child).toBe(s.traceId);
+    });
   });
 });

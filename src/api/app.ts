@@ -83,7 +83,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     instrumentFastify(app, {
       // Always keep the trace of a video request without valid credentials (401s are what
       // someone debugging "the video does not play" needs); uploads are critical by route.
-      critical: (request) => request.routeOptions.url === ROUTES.videoStream && sessionOf(request, config.sessionSecret).user === null,
+      critical: (request, route) => route === ROUTES.videoStream && sessionOf(request, config.sessionSecret).user === null,
     });
   }
 

@@ -6,10 +6,27 @@ import type client from 'prom-client';
 import { EXEMPLAR_LABELS } from '../signals/index.ts';
 import { registry } from './metrics.ts';
 
-interface Exemplar {
-  labelSet: Record<string, string>;
+/**
+ * A bucket's exemplar. A class that keeps the ids and builds the label set only when /metrics is
+ * rendered: the hot path allocates nothing (no literal that V8 could pretenure into old space).
+ */
+class Exemplar {
+  traceId: string;
+  spanId: string;
   value: number;
   timestamp: number;
+
+  constructor(traceId: string, spanId: string, value: number, timestamp: number) {
+    this.traceId = traceId;
+    this.spanId = spanId;
+    this.value = value;
+    this.timestamp = timestamp;
+  }
+
+  /** Read by prom-client's OpenMetrics rendering. */
+  get labelSet(): Record<string, string> {
+    return { [EXEMPLAR_LABELS.traceId]: this.traceId, [EXEMPLAR_LABELS.spanId]: this.spanId };
+  }
 }
 
 /** One label set of the histogram: observe() is a few array operations. */
@@ -50,12 +67,12 @@ export class HistogramSeries {
     this.count++;
     const ex = this.exemplars[i];
     const timestamp = Date.now() / 1000;
-    const labelSet = { [EXEMPLAR_LABELS.traceId]: traceId, [EXEMPLAR_LABELS.spanId]: spanId };
     if (ex) {
-      ex.labelSet = labelSet;
+      ex.traceId = traceId;
+      ex.spanId = spanId;
       ex.value = value;
       ex.timestamp = timestamp;
-    } else this.exemplars[i] = { labelSet, value, timestamp };
+    } else this.exemplars[i] = new Exemplar(traceId, spanId, value, timestamp);
   }
 }
 

@@ -11,8 +11,22 @@
 //   are never sampled), with a trace_id exemplar when the span is sampled.
 // Authorization and cookie headers are never read into telemetry; URLs are redacted.
 import { randomFillSync } from 'node:crypto';
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  context,
+  createContextKey,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
@@ -40,7 +54,7 @@ export { CLIENT_CLOSED_STATUS, DEFAULT_ROUTE_CLASS, TRACE_EXPOSED_HEADERS };
 
 export interface InstrumentFastifyOptions {
   /** Requests for which this returns true start a trace that is always sampled. */
-  critical?: (request: FastifyRequest) => boolean;
+  critical?: (request: FastifyRequest, route: string | undefined) => boolean;
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
@@ -58,14 +72,76 @@ interface RouteInfo {
   series: Map<string, Map<string, (HistogramSeries | undefined)[]>>;
 }
 
-interface RequestState {
+// Per-request objects are class instances, not object literals: V8 may pretenure a literal's
+// allocation site into old space, and an old object holding this request's fresh id strings keeps
+// them alive through every scavenge until the next full GC (measured: scavenges 5x longer and the
+// old generation growing ~2 MB/s under load; docs/benchmarks.md).
+class RequestState {
   span: Span;
   ctx: Context;
-  start: number;
-  route: RouteInfo;
-  method: string;
+  readonly start: number;
+  readonly route: RouteInfo;
+  readonly method: string;
   routeClass: string;
-  ended: boolean;
+  ended = false;
+
+  constructor(span: Span, ctx: Context, start: number, route: RouteInfo, method: string) {
+    this.span = span;
+    this.ctx = ctx;
+    this.start = start;
+    this.route = route;
+    this.method = method;
+    this.routeClass = route.defaultClass;
+  }
+}
+
+/** The span context of an unsampled root request (W3C ids, flags 00). */
+class UnsampledSpanContext implements SpanContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags = TraceFlags.NONE;
+
+  constructor(traceId: string, spanId: string) {
+    this.traceId = traceId;
+    this.spanId = spanId;
+  }
+}
+
+// The API's span key (createContextKey is Symbol.for, so this is the same symbol trace.getSpan reads).
+const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
+
+/**
+ * The active context of a request without a parent context: it holds only the request's span,
+ * so it costs one small object instead of a Map copy. Any write falls back to a regular context.
+ */
+class RootRequestContext implements Context {
+  private readonly span: Span;
+
+  constructor(span: Span) {
+    this.span = span;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.span : undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return trace.setSpan(ROOT_CONTEXT, this.span).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  }
+}
+
+/** trace.setSpan, with the light context for root requests (checked once against the API). */
+const lightRootContext = ((): boolean => {
+  const probe = trace.wrapSpanContext(new UnsampledSpanContext('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331'));
+  return trace.getSpan(new RootRequestContext(probe)) === probe;
+})();
+
+function requestContext(parent: Context, span: Span): Context {
+  return parent === ROOT_CONTEXT && lightRootContext ? new RootRequestContext(span) : trace.setSpan(parent, span);
 }
 
 const kState = Symbol('otel.http.state');
@@ -77,6 +153,12 @@ const kState = Symbol('otel.http.state');
 const CRITICAL_ATTRS: Attributes = Object.freeze({ [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 });
 const alwaysSampledRoutes = new Set<string>(ALWAYS_SAMPLED_ROUTES);
 type WithState = { [kState]?: RequestState | undefined };
+
+// The state lives on Node's own request and response objects (one class each, so property
+// access stays monomorphic), not on Fastify's per-plugin Request classes.
+function stateOf(request: FastifyRequest): RequestState | undefined {
+  return (request.raw as IncomingMessage & WithState)[kState];
+}
 
 const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 
@@ -97,13 +179,13 @@ function sdkDisabled(): boolean {
 
 /** Overrides the route class (latency objective group) of this request's metric. */
 export function setRouteClass(request: FastifyRequest, routeClass: RouteClass | string): void {
-  const st = (request as unknown as WithState)[kState];
+  const st = stateOf(request);
   if (st) st.routeClass = routeClass;
 }
 
 /** The SERVER span of this request (also the active span inside its handler). */
 export function getServerSpan(request: FastifyRequest): Span | undefined {
-  return (request as unknown as WithState)[kState]?.span;
+  return stateOf(request)?.span;
 }
 
 // Random trace and span ids for requests that are not sampled, from a pooled CSPRNG buffer (one
@@ -120,7 +202,7 @@ function unsampledRootSpan(): Span {
   const traceId = idPool.toString('hex', idOffset, idOffset + 16);
   const spanId = idPool.toString('hex', idOffset + 16, idOffset + ID_BYTES);
   idOffset += ID_BYTES;
-  return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
+  return trace.wrapSpanContext(new UnsampledSpanContext(traceId, spanId));
 }
 
 function traceparentOf(span: Span): string {
@@ -209,7 +291,6 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   // streaming the response): end the span and count it. One shared listener, no closure.
   function onResClose(this: ServerResponse & WithState): void {
     const st = this[kState];
-    this[kState] = undefined;
     if (st && !st.ended) finish(st, CLIENT_CLOSED_STATUS, true);
   }
 
@@ -221,7 +302,7 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     const rawMethod = request.method;
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
     const m = methodInfo(route, method);
-    const isCritical = route.critical || (critical !== undefined && critical(request));
+    const isCritical = route.critical || (critical !== undefined && critical(request, route.template));
     // With our default sampler installed, a root request that is not critical is kept with
     // probability rootRatio: take that decision here, and an unsampled request gets a
     // non-recording span with fresh ids (what the SDK would return) without the SDK's span
@@ -245,9 +326,9 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
       span.setAttribute('client.address', request.ip);
       if (method !== rawMethod) span.setAttribute('http.request.method_original', rawMethod);
     }
-    const ctx = trace.setSpan(parent, span);
-    const st: RequestState = { span, ctx, start, route, method, routeClass: route.defaultClass, ended: false };
-    (request as unknown as WithState)[kState] = st;
+    const ctx = requestContext(parent, span);
+    const st = new RequestState(span, ctx, start, route, method);
+    (request.raw as IncomingMessage & WithState)[kState] = st;
     const res = reply.raw as ServerResponse & WithState;
     res[kState] = st;
     res.on('close', onResClose);
@@ -263,13 +344,13 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   // Body parsing runs on the socket's async context; re-enter the request's context for the
   // handler (a no-op comparison when it is already active, e.g. requests without a body).
   app.addHook('preHandler', function otelPreHandler(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const st = (request as unknown as WithState)[kState];
+    const st = stateOf(request);
     if (st && context.active() !== st.ctx) context.with(st.ctx, done);
     else done();
   });
 
   app.addHook('onError', function otelOnError(request: FastifyRequest, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction) {
-    const st = (request as unknown as WithState)[kState];
+    const st = stateOf(request);
     // The exception event only: ERROR status follows the status code (5xx) in finish(), since a
     // 4xx thrown as an error (validation, auth) is not a server failure.
     if (st && st.span.isRecording()) {
@@ -280,11 +361,8 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   });
 
   app.addHook('onResponse', function otelOnResponse(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const st = (request as unknown as WithState)[kState];
-    if (st && !st.ended) {
-      (reply.raw as ServerResponse & WithState)[kState] = undefined;
-      finish(st, reply.statusCode, false);
-    }
+    const st = (reply.raw as ServerResponse & WithState)[kState];
+    if (st && !st.ended) finish(st, reply.statusCode, false);
     done();
   });
 }
