@@ -100,7 +100,7 @@ function onExit<T extends () => Promise<unknown>>(fn: T): T {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function variantCommand(variant: Variant): { args: string[]; env: Record<string, string> } {
+export function variantCommand(variant: Variant): { args: string[]; env: Record<string, string> } {
   const main = join(ROOT, 'src/api/main.ts');
   const ours = ['--import', join(ROOT, 'src/telemetry/register.ts'), main];
   switch (variant) {

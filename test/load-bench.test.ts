@@ -237,3 +237,27 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     expect(baseline?.spansPerRequest).toBe(0);
   }, 90_000);
 });
+
+describe('bench/gc-trace.ts parser', () => {
+  // Lines as Node 24 prints them with --trace-gc (a mark-compact and scavenges).
+  const trace = [
+    '[3067:0x14d2e000]     1851 ms: Mark-Compact 39.7 (100.3) -> 28.8 (98.5) MB, pooled: 1 MB, 16.24 / 0.00 ms  (average mu = 0.987) finalize incremental marking',
+    '[3067:0x14d2e000]     9000 ms: Scavenge 120.0 (200.0) -> 70.0 (200.5) MB, pooled: 0 MB, 9.00 / 0.00 ms  (average mu = 0.98) task;',
+    '[3067:0x14d2e000]    10000 ms: Scavenge 121.0 (201.0) -> 80.0 (201.5) MB, pooled: 0 MB, 4.00 / 0.00 ms  (average mu = 0.98) task;',
+    '[3067:0x14d2e000]    10500 ms: Scavenge 130.0 (202.0) -> 81.0 (202.5) MB, 2.00 / 0.01 ms  (average mu = 0.98) allocation failure;',
+    '[3067:0x14d2e000]    12000 ms: Scavenge 131.0 (203.0) -> 83.0 (203.5) MB, pooled: 0 MB, 3.00 / 0.00 ms  (average mu = 0.98) task;',
+  ].join('\n');
+
+  it('summarises the scavenges from a point in time: rate, mean pause and old-generation growth', async () => {
+    const { summarizeScavenges } = await import('../bench/gc-trace.ts');
+    const s = summarizeScavenges(trace, 10000)!;
+    expect(s.scavenges).toBe(3);
+    expect(s.perSecond).toBeCloseTo(1.5, 10);
+    expect(s.meanPauseMs).toBeCloseTo(3, 10);
+    expect(s.heapAfterFirstMb).toBe(80);
+    expect(s.heapAfterLastMb).toBe(83);
+    expect(s.growthMbPerSecond).toBeCloseTo(1.5, 10);
+    // Fewer than two scavenges in the window: no rate can be given.
+    expect(summarizeScavenges(trace, 11000)).toBeUndefined();
+  });
+});
