@@ -1,9 +1,12 @@
 // src/lib/s3.ts against a real S3-compatible server (s3rver on 127.0.0.1).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store, isNotFound, type S3Store } from '../src/lib/s3.ts';
 import { registry } from '../src/telemetry/index.ts';
 import { S3_ATTR, S3_DURATION, s3SpanName } from '../src/signals/index.ts';
+import { startApp } from './harness/app.ts';
 import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 import { startS3rver, type S3rverHandle } from './harness/s3rver.ts';
 
@@ -146,5 +149,74 @@ describe('S3Store spans', () => {
     expect(span?.status.code).toBe(SpanStatusCode.ERROR);
     expect(span?.events.some((e) => e.name === 'exception')).toBe(true);
     expect(await registry.metrics()).toMatch(new RegExp(`${S3_DURATION}_count\\{[^}]*s3_operation="head_bucket",outcome="error"[^}]*\\} [1-9]`));
+  });
+});
+
+describe('S3Store socket idle timeout', () => {
+  // A hung S3 (accepts the connection, never answers) must fail the call, not hold it forever;
+  // a slow object that keeps sending bytes must not be cut.
+  const servers: Server[] = [];
+  afterAll(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+  const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const config = (endpoint: string) => ({ endpoint, region: 'us-east-1', bucket: 'videos', accessKeyId: 'k', secretAccessKey: 's', maxAttempts: 1, socketIdleTimeoutMs: 300 });
+
+  it('fails a call to an S3 that never answers after the idle timeout', async () => {
+    const endpoint = await listen(() => undefined);
+    const hung = createS3Store(config(endpoint));
+    const started = performance.now();
+    await expect(hung.headObject('videos/a.mp4')).rejects.toThrow();
+    const elapsed = performance.now() - started;
+    hung.destroy();
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(3000);
+  });
+
+  it('answers a video request 502 storage_error when S3 hangs, instead of holding it', async () => {
+    const endpoint = await listen(() => undefined);
+    const hung = createS3Store(config(endpoint));
+    const api = await startApp({ deps: { s3: hung } });
+    try {
+      const started = performance.now();
+      const res = await fetch(`${api.url}/api/videos/a.mp4`, { headers: { authorization: `Bearer ${api.token('alice')}` }, signal: AbortSignal.timeout(5000) });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: string }).error).toBe('storage_error');
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      await api.stop();
+      hung.destroy();
+    }
+  });
+
+  it('does not cut an object body that keeps arriving, however long it takes in total', async () => {
+    const chunks = 8;
+    const endpoint = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(chunks), etag: '"0123456789abcdef0123456789abcdef"' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write('x');
+        if (++sent === chunks) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 150);
+      res.on('close', () => clearInterval(timer));
+    });
+    const slow = createS3Store(config(endpoint));
+    const started = performance.now();
+    const got = await slow.getObject('videos/slow.mp4');
+    expect((await readAll(got.body)).toString()).toBe('x'.repeat(chunks));
+    // 8 × 150 ms in total, well over the 300 ms idle timeout.
+    expect(performance.now() - started).toBeGreaterThan(1000);
+    slow.destroy();
   });
 });

@@ -25,6 +25,7 @@ import {
   S3_LABELS,
   S3_OPERATIONS,
   S3_CONNECT_TIMEOUT_MS,
+  S3_SOCKET_IDLE_TIMEOUT_MS,
   s3SpanName,
   type Outcome,
   type S3Operation,
@@ -42,6 +43,8 @@ export interface S3Config {
   maxAttempts?: number;
   /** Socket connect timeout in ms. Default S3_CONNECT_TIMEOUT_MS. */
   connectionTimeoutMs?: number;
+  /** Socket idle timeout in ms (no bytes for this long fails the call). Default S3_SOCKET_IDLE_TIMEOUT_MS. */
+  socketIdleTimeoutMs?: number;
 }
 
 export interface ObjectInfo {
@@ -104,7 +107,10 @@ export class S3Store {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: cfg.maxAttempts ?? 3,
-      requestHandler: { connectionTimeout: cfg.connectionTimeoutMs ?? S3_CONNECT_TIMEOUT_MS },
+      requestHandler: {
+        connectionTimeout: cfg.connectionTimeoutMs ?? S3_CONNECT_TIMEOUT_MS,
+        socketTimeout: cfg.socketIdleTimeoutMs ?? S3_SOCKET_IDLE_TIMEOUT_MS,
+      },
     });
   }
 

@@ -9,6 +9,12 @@ export const REDIS_COMMAND_TIMEOUT_MS = 2000;
 export const REDIS_RECONNECT_MAX_DELAY_MS = 2000;
 /** S3 socket connect timeout. */
 export const S3_CONNECT_TIMEOUT_MS = 3000;
+/**
+ * S3 socket idle timeout: a connection that sends nothing for this long (a hung S3, a stalled
+ * proxy) fails the call instead of holding the request forever. Idle, not total: a long video
+ * stream that keeps receiving bytes is not cut.
+ */
+export const S3_SOCKET_IDLE_TIMEOUT_MS = 10_000;
 
 /** Lifetime of presigned video URLs: long enough for a player to start, short enough to not be shared. */
 export const PRESIGNED_URL_TTL_SECONDS = 300;
