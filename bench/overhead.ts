@@ -34,6 +34,7 @@ import {
 } from '../src/signals/index.ts';
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
+import type { S3rverHandle } from '../test/harness/s3rver.ts';
 import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
@@ -318,13 +319,7 @@ async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, varia
 }
 
 /** s3rver, started by the bench itself so that it can see the process exit and restart it. */
-interface BenchS3 {
-  endpoint: string;
-  bucket: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  port: number;
+interface BenchS3 extends Pick<S3rverHandle, 'endpoint' | 'bucket' | 'region' | 'accessKeyId' | 'secretAccessKey' | 'port'> {
   output: () => string;
   /** Why s3rver is no longer running (exit code or signal, its last output), or undefined. */
   exited: () => string | undefined;

@@ -21,7 +21,7 @@ import {
   s3SpanName,
 } from '../src/signals/index.ts';
 import { fakeVideo, startApp, type StartedApp } from './harness/app.ts';
-import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
+import { lastResponseTrace, startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 import { waitFor } from './harness/process.ts';
 import { startRedis } from './harness/redis.ts';
 
@@ -55,22 +55,10 @@ afterAll(async () => {
   }
 });
 
-/** Trace id of the last upload response (traceresponse header): assertions look at that trace only. */
-let current: string | undefined;
-beforeEach(() => {
-  tel.reset();
-  current = undefined;
-});
-const remember = (traceresponse: string | null | undefined): void => {
-  current = traceresponse?.split('-')[1];
-};
-async function call(url: string, init?: RequestInit): Promise<Response> {
-  const res = await fetch(url, init);
-  remember(res.headers.get('traceresponse'));
-  return res;
-}
-const mine = (): ReadableSpan[] => tel.spans().filter((s) => current === undefined || s.spanContext().traceId === current);
-const named = (name: string): ReadableSpan[] => mine().filter((s) => s.name === name);
+/** Spans of the trace of the last upload response (traceresponse header): assertions look at that trace only. */
+const trace = lastResponseTrace(() => tel);
+const { remember, call, mine, named } = trace;
+beforeEach(() => trace.reset());
 
 const auth = (app: StartedApp, user = 'alice') => ({ authorization: `Bearer ${app.token(user)}` });
 const keys = async (): Promise<string[]> => (await store.listObjects('')).map((o) => o.key).sort();

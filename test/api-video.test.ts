@@ -22,7 +22,7 @@ import {
 } from '../src/signals/index.ts';
 import { createLogger, registry } from '../src/telemetry/index.ts';
 import { fakeVideo, startApp, type StartedApp } from './harness/app.ts';
-import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
+import { lastResponseTrace, startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 import { waitFor } from './harness/process.ts';
 
 let tel: TestTelemetry;
@@ -56,22 +56,10 @@ afterAll(async () => {
   await tel?.shutdown();
 });
 
-/** Trace id of the last response (from its traceresponse header): assertions look at that trace only. */
-let current: string | undefined;
-beforeEach(() => {
-  tel.reset();
-  current = undefined;
-});
-const remember = (traceresponse: string | null | undefined): void => {
-  current = traceresponse?.split('-')[1];
-};
-async function call(url: string, init?: RequestInit): Promise<Response> {
-  const res = await fetch(url, init);
-  remember(res.headers.get('traceresponse'));
-  return res;
-}
-const mine = (): ReadableSpan[] => tel.spans().filter((s) => current === undefined || s.spanContext().traceId === current);
-const named = (name: string): ReadableSpan[] => mine().filter((s) => s.name === name);
+/** Spans of the trace of the last response (from its traceresponse header): assertions look at that trace only. */
+const trace = lastResponseTrace(() => tel);
+const { remember, call, mine, named } = trace;
+beforeEach(() => trace.reset());
 
 const auth = (user: string) => ({ authorization: `Bearer ${api.token(user)}` });
 const byName = (name: string): ReadableSpan => {

@@ -57,3 +57,37 @@ export async function startTestTelemetry(serviceName: string, opts: TestTelemetr
     shutdown: () => handle.shutdown(),
   };
 }
+
+/**
+ * Scopes span assertions to the trace of the last response: `call` fetches and remembers the
+ * trace id from the response's traceresponse header (`remember` does it for other clients);
+ * `mine`/`named` return only that trace's spans (all spans before any response). `reset` forgets
+ * spans and trace id (call it in beforeEach). `tel` is a getter: the SDK starts in beforeAll.
+ */
+export function lastResponseTrace(tel: () => TestTelemetry): {
+  reset(): void;
+  remember(traceresponse: string | null | undefined): void;
+  call(url: string, init?: RequestInit): Promise<Response>;
+  mine(): ReadableSpan[];
+  named(name: string): ReadableSpan[];
+} {
+  let current: string | undefined;
+  const remember = (traceresponse: string | null | undefined): void => {
+    current = traceresponse?.split('-')[1];
+  };
+  const mine = (): ReadableSpan[] => tel().spans().filter((s) => current === undefined || s.spanContext().traceId === current);
+  return {
+    reset() {
+      tel().reset();
+      current = undefined;
+    },
+    remember,
+    async call(url, init) {
+      const res = await fetch(url, init);
+      remember(res.headers.get('traceresponse'));
+      return res;
+    },
+    mine,
+    named: (name) => mine().filter((s) => s.name === name),
+  };
+}
