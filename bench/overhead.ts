@@ -767,7 +767,9 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
   const opts: BenchOptions = {
     rounds: Number(val('--rounds') ?? (quick ? 3 : 5)),
     seconds: Number(val('--seconds') ?? (quick ? 2 : 4)),
-    warmupSeconds: Number(val('--warmup') ?? (quick ? 1 : 2)),
+    // A fresh process needs ~10 s of load to reach steady state (the JIT is still compiling the
+    // hot paths, more of them in the instrumented variants: docs/benchmarks.md, "Warm-up").
+    warmupSeconds: Number(val('--warmup') ?? (quick ? 1 : 8)),
     connections: Number(val('--connections') ?? 8),
     variants,
     workloads: list('--workloads', WORKLOADS),
@@ -777,6 +779,7 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
   for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
   }
+  if (!Number.isInteger(opts.warmupSeconds) || opts.warmupSeconds < 0) throw new Error('--warmup must be a whole number of seconds (0 or more)');
   const write = val('--write') ?? (quick ? undefined : join(ROOT, 'docs/benchmarks.md'));
   const json = val('--json');
   return { opts, ...(write ? { write } : {}), ...(json ? { json } : {}) };

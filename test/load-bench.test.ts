@@ -114,6 +114,9 @@ describe('bench parsers', () => {
     expect(parseArgs([]).write).toMatch(/docs\/benchmarks\.md$/);
     expect(parseArgs(['--variants', 'full']).opts.variants).toEqual(['baseline', 'full']);
     expect(() => parseArgs(['--variants', 'nope'])).toThrow(/unknown/);
+    expect(() => parseArgs(['--warmup', 'soon'])).toThrow(/--warmup must be a whole number/);
+    expect(() => parseArgs(['--rounds', '0'])).toThrow(/--rounds must be a positive integer/);
+    expect(parseArgs(['--warmup', '0']).opts.warmupSeconds).toBe(0);
   });
 });
 

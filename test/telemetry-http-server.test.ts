@@ -12,6 +12,7 @@ import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 
 let tel: TestTelemetry;
 let app: FastifyInstance;
+let base: string;
 
 beforeAll(async () => {
   tel = await startTestTelemetry('video-api');
@@ -26,13 +27,31 @@ beforeAll(async () => {
     // After body parsing the handler must still run in the request's context.
     return traceAsync('upload.child', async () => ({ size: JSON.stringify(req.body).length }));
   });
+  // A body route with its own preValidation hooks: they and the handler run in the request's
+  // context once the body (read from the socket) is parsed.
+  app.put(
+    '/body-hooks',
+    {
+      preValidation: [
+        async (req) => {
+          (req as unknown as { hookSpan?: string }).hookSpan = trace.getActiveSpan()?.spanContext().spanId;
+        },
+      ],
+    },
+    async (req) =>
+      traceAsync('body.child', async () => ({
+        hookSpan: (req as unknown as { hookSpan?: string }).hookSpan,
+        size: JSON.stringify(req.body).length,
+      })),
+  );
   app.get('/boom', async () => {
     throw new Error('exploded with X-Amz-Signature=deadbeef');
   });
   app.get('/forbidden', async (_req, reply) => reply.code(403).send({ error: 'forbidden' }));
   // Answers after 300 ms: long enough for the client to give up first.
   app.get('/slow', async () => new Promise((r) => setTimeout(() => r({ late: true }), 300)));
-  await app.ready();
+  // Most tests inject; the body and abort tests need a real socket.
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
@@ -88,6 +107,30 @@ describe('instrumentFastify', () => {
     const child = tel.spansNamed('upload.child')[0]!;
     expect(server.name).toBe('POST /api/upload/stream');
     expect(child.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+  });
+
+  it('keeps the request context in a route preValidation hook and the handler when the body arrives in later socket reads', async () => {
+    // The body arrives after the request has been routed, in two later socket reads.
+    const payload = JSON.stringify({ a: 'x'.repeat(20_000) });
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(new URL(base).port), '127.0.0.1', () => {
+        sock.write(`PUT /body-hooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`);
+        setTimeout(() => sock.write(payload.slice(0, 1000)), 50);
+        setTimeout(() => sock.write(payload.slice(1000)), 100);
+      });
+      let text = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (d: string) => (text += d));
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    const res = { status: Number(raw.split(' ')[1]), json: async () => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as unknown };
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { hookSpan?: string; size: number };
+    expect(body.size).toBe(payload.length);
+    const server = serverSpans().find((s) => s.name === 'PUT /body-hooks')!;
+    expect(body.hookSpan).toBe(server.spanContext().spanId);
+    expect(tel.spansNamed('body.child')[0]!.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
   });
 
   it('continues the caller trace from a W3C traceparent header', async () => {
@@ -155,8 +198,7 @@ describe('instrumentFastify', () => {
   });
 
   it('ends the span of a request whose client went away, as client_aborted with status 499 in the metric', async () => {
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const port = (app.server.address() as { port: number }).port;
+    const port = Number(new URL(base).port);
     await new Promise<void>((resolve, reject) => {
       const sock = connect(port, '127.0.0.1', () => {
         sock.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');

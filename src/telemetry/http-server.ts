@@ -10,7 +10,7 @@
 // - observes http_server_request_duration_seconds for every request, sampled or not (metrics
 //   are never sampled), with a trace_id exemplar when the span is sampled.
 // Authorization and cookie headers are never read into telemetry; URLs are redacted.
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
   context,
@@ -27,7 +27,7 @@ import {
   type SpanContext,
   type TextMapGetter,
 } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
   CLIENT_CLOSED_STATUS,
@@ -162,6 +162,17 @@ function stateOf(request: FastifyRequest): RequestState | undefined {
 
 const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
 
+/** Methods whose requests Fastify never parses a body for. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
+type RouteHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+
+/** preValidation on body routes: the handler and later hooks run in the request's context. */
+function otelReenterContext(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const st = stateOf(request);
+  if (st && context.active() !== st.ctx) context.with(st.ctx, done);
+  else done();
+}
+
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key],
@@ -188,20 +199,21 @@ export function getServerSpan(request: FastifyRequest): Span | undefined {
   return stateOf(request)?.span;
 }
 
-// Random trace and span ids for requests that are not sampled, from a pooled CSPRNG buffer (one
-// randomFillSync per 4096 requests instead of per-id work).
-const ID_BYTES = 24;
-const idPool = Buffer.allocUnsafe(4096 * ID_BYTES);
-let idOffset = idPool.length;
+// Random trace and span ids for requests that are not sampled: one CSPRNG read and one hex
+// conversion per 4096 requests; each id is a slice of that string (no per-id conversion).
+const POOL_IDS = 4096;
+const ID_HEX = 48; // 16-byte trace id + 8-byte span id, as hex
+let idHex = '';
+let idOffset = 0;
 
 function unsampledRootSpan(): Span {
-  if (idOffset + ID_BYTES > idPool.length) {
-    randomFillSync(idPool);
+  if (idOffset === idHex.length) {
+    idHex = randomBytes(POOL_IDS * (ID_HEX / 2)).toString('hex');
     idOffset = 0;
   }
-  const traceId = idPool.toString('hex', idOffset, idOffset + 16);
-  const spanId = idPool.toString('hex', idOffset + 16, idOffset + ID_BYTES);
-  idOffset += ID_BYTES;
+  const traceId = idHex.slice(idOffset, idOffset + 32);
+  const spanId = idHex.slice(idOffset + 32, idOffset + ID_HEX);
+  idOffset += ID_HEX;
   return trace.wrapSpanContext(new UnsampledSpanContext(traceId, spanId));
 }
 
@@ -287,12 +299,29 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     }
   }
 
-  // Response 'close' without 'finish' = the client went away (during the request body or while
-  // streaming the response): end the span and count it. One shared listener, no closure.
+  // The response's 'close' ends every request: after the response was ended (its status) or
+  // before (the client went away during the request body or while the response was streaming:
+  // CLIENT_CLOSED_STATUS). One shared listener, no closure, and no Fastify onResponse hook (a
+  // hook runner per request). `writableEnded`, not `writableFinished`: injected requests
+  // (light-my-request) never flush to a socket.
   function onResClose(this: ServerResponse & WithState): void {
     const st = this[kState];
-    if (st && !st.ended) finish(st, CLIENT_CLOSED_STATUS, true);
+    if (st === undefined || st.ended) return;
+    if (this.writableEnded) finish(st, this.statusCode, false);
+    else finish(st, CLIENT_CLOSED_STATUS, true);
   }
+
+  // Re-enter the request's context after body parsing, on routes whose method can carry a body
+  // (GET routes keep a hook-free path). On Node 20 and 24 the context survives a body that
+  // arrives in later socket reads (tested), so this guards content parsers that resume the body
+  // from another async resource; it costs one hook on body routes only. Global preValidation
+  // hooks run before route ones; the app registers none.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => BODYLESS_METHODS.has(m.toUpperCase()))) return;
+    const existing = route.preValidation as RouteHook | RouteHook[] | undefined;
+    route.preValidation = existing === undefined ? otelReenterContext : [otelReenterContext, ...(Array.isArray(existing) ? existing : [existing])];
+  });
 
   app.addHook('onRequest', function otelOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const start = performance.now();
@@ -341,14 +370,6 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     context.with(ctx, done);
   });
 
-  // Body parsing runs on the socket's async context; re-enter the request's context for the
-  // handler (a no-op comparison when it is already active, e.g. requests without a body).
-  app.addHook('preHandler', function otelPreHandler(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const st = stateOf(request);
-    if (st && context.active() !== st.ctx) context.with(st.ctx, done);
-    else done();
-  });
-
   app.addHook('onError', function otelOnError(request: FastifyRequest, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction) {
     const st = stateOf(request);
     // The exception event only: ERROR status follows the status code (5xx) in finish(), since a
@@ -357,12 +378,6 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
       const message = redactString(error.message);
       st.span.recordException({ name: error.name, message, stack: error.stack ? redactString(error.stack) : undefined });
     }
-    done();
-  });
-
-  app.addHook('onResponse', function otelOnResponse(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const st = (reply.raw as ServerResponse & WithState)[kState];
-    if (st && !st.ended) finish(st, reply.statusCode, false);
     done();
   });
 }
