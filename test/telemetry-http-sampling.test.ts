@@ -72,6 +72,25 @@ describe('instrumentFastify sampling in production', () => {
     }
     expect(unsampled).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
+
+  it('gives every unsampled request its own trace and span id, also past a refill of the id pool (4096 requests)', async () => {
+    const traceIds = new Set<string>();
+    const spanIds = new Set<string>();
+    let unsampled = 0;
+    for (let i = 0; i < 5000; i++) {
+      const res = await app.inject({ method: 'GET', url: ROUTES.videoList });
+      const [, traceId, spanId, flags] = String(res.headers.traceresponse).split('-');
+      if (flags !== '00') continue;
+      unsampled++;
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+      traceIds.add(traceId!);
+      spanIds.add(spanId!);
+    }
+    expect(unsampled).toBeGreaterThan(4096);
+    expect(traceIds.size).toBe(unsampled);
+    expect(spanIds.size).toBe(unsampled);
+  });
 });
 
 describe('the active context inside an unsampled and a sampled root request', () => {

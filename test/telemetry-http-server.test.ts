@@ -13,11 +13,16 @@ import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 let tel: TestTelemetry;
 let app: FastifyInstance;
 let base: string;
+const routeValidation = new Map<string, unknown>();
 
 beforeAll(async () => {
   tel = await startTestTelemetry('video-api');
   app = Fastify();
   instrumentFastify(app, { critical: (req) => req.headers['x-test-critical'] === '1' });
+  // Registered after instrumentFastify's own onRoute hook: sees the route options it changed.
+  app.addHook('onRoute', (route) => {
+    routeValidation.set(`${String(route.method)} ${route.url}`, route.preValidation);
+  });
   app.get(ROUTES.videoStream, { config: { routeClass: 'stream' } }, async (req) => {
     const { filename } = req.params as { filename: string };
     if ((req.query as { delivery?: string }).delivery === 'redirect') setRouteClass(req, 'redirect');
@@ -131,6 +136,15 @@ describe('instrumentFastify', () => {
     const server = serverSpans().find((s) => s.name === 'PUT /body-hooks')!;
     expect(body.hookSpan).toBe(server.spanContext().spanId);
     expect(tel.spansNamed('body.child')[0]!.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+  });
+
+  it('adds its context re-entry hook only to routes with a body, before the route hooks of its own', () => {
+    const names = (v: unknown): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((f: { name: string }) => f.name));
+    expect(names(routeValidation.get(`GET ${ROUTES.videoStream}`))).toEqual([]);
+    expect(names(routeValidation.get(`POST ${ROUTES.uploadStream}`))).toEqual(['otelReenterContext']);
+    const put = names(routeValidation.get('PUT /body-hooks'));
+    expect(put).toHaveLength(2);
+    expect(put[0]).toBe('otelReenterContext');
   });
 
   it('continues the caller trace from a W3C traceparent header', async () => {
