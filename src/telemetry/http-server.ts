@@ -83,7 +83,6 @@ class RequestState {
   readonly route: RouteInfo;
   readonly method: string;
   routeClass: string;
-  ended = false;
 
   constructor(span: Span, ctx: Context, start: number, route: RouteInfo, method: string) {
     this.span = span;
@@ -278,7 +277,6 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   }
 
   function finish(st: RequestState, status: number, aborted: boolean): void {
-    st.ended = true;
     const seconds = (performance.now() - st.start) / 1000;
     const span = st.span;
     const sc = span.spanContext();
@@ -303,10 +301,11 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
   // before (the client went away during the request body or while the response was streaming:
   // CLIENT_CLOSED_STATUS). One shared listener, no closure, and no Fastify onResponse hook (a
   // hook runner per request). `writableEnded`, not `writableFinished`: injected requests
-  // (light-my-request) never flush to a socket.
+  // (light-my-request) never flush to a socket. A response emits 'close' once, so this is the
+  // only place a request ends.
   function onResClose(this: ServerResponse & WithState): void {
     const st = this[kState];
-    if (st === undefined || st.ended) return;
+    if (st === undefined) return;
     if (this.writableEnded) finish(st, this.statusCode, false);
     else finish(st, CLIENT_CLOSED_STATUS, true);
   }
