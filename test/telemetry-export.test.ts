@@ -2,11 +2,15 @@
 // never throws into the app and is counted, and the encoded bytes are measured.
 import { ExportResultCode } from '@opentelemetry/core';
 import { TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED } from '../src/signals/index.ts';
 import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
 import { registry } from '../src/telemetry/metrics.ts';
 import { startOtlpReceiver } from './harness/otlp-receiver.ts';
+import { startProcess } from './harness/process.ts';
+
+const root = resolve(import.meta.dirname, '..');
 
 async function counter(name: string): Promise<number> {
   const m = registry.getSingleMetric(name.replace(/_total$/, '')) ?? registry.getSingleMetric(name);
@@ -91,6 +95,46 @@ describe('span export', () => {
       expect((await counter(SPAN_EXPORT_ERRORS)) - errors).toBeGreaterThan(0);
       expect(receiver.requests.every((r) => r.status === 503)).toBe(true);
       await provider.shutdown().catch(() => undefined);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('sends from the export thread: a batch reaches the collector while the main thread is busy, and an idle exporter lets the process end', async () => {
+    // A child process (the receiver must not share its event loop): it exports one span, then
+    // keeps its main thread busy for 3 s. The POST can only arrive during that time if another
+    // thread sends it. Afterwards the child does not shut the exporter down: the export thread
+    // must not keep an idle process alive.
+    const receiver = await startOtlpReceiver();
+    try {
+      const code = `
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { createOtlpSpanExporter } from './src/telemetry/exporter.ts';
+const exporter = createOtlpSpanExporter({ url: process.env.TRACES_URL });
+const span = new TracerProvider().getTracer('t').startSpan('off-main');
+span.end();
+exporter.export([span], (r) => console.log(JSON.stringify({ result: r.code, error: r.error?.message })));
+const start = Date.now();
+while (Date.now() - start < 3000);
+console.log(JSON.stringify({ busyFrom: start, busyUntil: Date.now() }));
+`;
+      const child = startProcess(process.execPath, ['--input-type=module', '--eval', code], {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TRACES_URL: `${receiver.endpoint}/v1/traces` },
+      });
+      const exit = await new Promise<number | null>((r) => child.proc.once('exit', (c) => r(c)));
+      const out = child.output();
+      expect(exit, out).toBe(0);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { result?: number; busyFrom?: number; busyUntil?: number });
+      const busy = lines.find((l) => l.busyUntil !== undefined)!;
+      expect(lines.find((l) => l.result !== undefined)?.result, out).toBe(ExportResultCode.SUCCESS);
+      expect(receiver.spans.map((s) => s.name)).toEqual(['off-main']);
+      const arrived = receiver.requests[0]!.receivedAt;
+      expect(arrived).toBeGreaterThan(busy.busyFrom!);
+      expect(arrived, `the POST arrived ${arrived - busy.busyUntil!} ms after the busy loop ended`).toBeLessThan(busy.busyUntil!);
     } finally {
       await receiver.stop();
     }

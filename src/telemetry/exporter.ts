@@ -1,19 +1,20 @@
 // Span export that can fail without hurting the service, and says so in metrics.
 //
-// - createOtlpSpanExporter: the stock OTLP/HTTP protobuf exporter pipeline, with a serializer
-//   that counts the encoded bytes it produces (otel_span_export_bytes_total, the input of the
-//   storage projection) without serializing twice.
+// - createOtlpSpanExporter / createOtlpLogExporter: OTLP/HTTP protobuf, serialized on this thread
+//   by the stock serializers (span bytes counted in otel_span_export_bytes_total, the input of the
+//   storage projection) and sent by the stock OTLP/HTTP delegate on the export thread
+//   (export-thread.ts: an HTTP client beside the service's HTTP server made every request dearer).
 // - CountingSpanExporter: wraps any exporter, counts exported / failed spans, never throws.
 // - CountingBatchSpanProcessor: a BatchSpanProcessor that counts the spans it drops when its
 //   bounded queue (SPAN_BATCH.maxQueueSize) is full, so memory stays bounded and loss is visible.
 import { diag, type Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { ProtobufTraceSerializer, TraceExporterMetricsHelper, type ISerializer, type IExportTraceServiceResponse } from '@opentelemetry/otlp-transformer';
+import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, type BatchSpanProcessorOptions, type ReadableSpan, type Span, type SpanExporter } from '@opentelemetry/sdk-trace';
 import client from 'prom-client';
 import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../signals/index.ts';
+import { ThreadedOtlpExporter, type ThreadedExporterOptions } from './export-thread.ts';
 import { registry } from './metrics.ts';
 
 function counterOnce(name: string, help: string): client.Counter {
@@ -40,30 +41,19 @@ export function exportCounters(): NonNullable<typeof counters> {
   return counters;
 }
 
-/** The OTLP protobuf serializer, counting the encoded size of every export request. */
-const countingTraceSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
-  serializeRequest(spans) {
-    const bytes = ProtobufTraceSerializer.serializeRequest(spans);
-    if (bytes) exportCounters().bytes.inc(bytes.byteLength);
-    return bytes;
-  },
-  deserializeResponse(data) {
-    return ProtobufTraceSerializer.deserializeResponse(data);
-  },
-};
+export type OtlpExporterOptions = ThreadedExporterOptions;
 
-export interface OtlpExporterOptions {
-  /** Full traces URL; default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
-  url?: string;
-  timeoutMillis?: number;
+/**
+ * OTLP/HTTP protobuf span exporter: serialized here with the stock serializer (the encoded bytes
+ * are counted for the storage projection), sent from the export thread (export-thread.ts).
+ */
+export function createOtlpSpanExporter(options: OtlpExporterOptions = {}): SpanExporter {
+  return new ThreadedOtlpExporter<ReadableSpan>('TRACES', ProtobufTraceSerializer, options, (n) => exportCounters().bytes.inc(n));
 }
 
-/** OTLP/HTTP protobuf span exporter (the same pipeline as exporter-trace-otlp-proto) with byte counting. */
-export function createOtlpSpanExporter(options: OtlpExporterOptions = {}): SpanExporter {
-  const config = convertLegacyHttpOptions(options, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
-  return new OTLPExporterBase(
-    createOtlpHttpExportDelegate(config, countingTraceSerializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined),
-  );
+/** OTLP/HTTP protobuf log record exporter, sent from the export thread like the spans. */
+export function createOtlpLogExporter(options: OtlpExporterOptions = {}): LogRecordExporter {
+  return new ThreadedOtlpExporter<ReadableLogRecord>('LOGS', ProtobufLogsSerializer, options);
 }
 
 /** Counts exported spans and export failures; never lets an exporter exception escape. */

@@ -5,7 +5,6 @@
 import { context, diag, logs, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   BatchLogRecordProcessor,
@@ -16,7 +15,7 @@ import {
 } from '@opentelemetry/sdk-logs';
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_ENVIRONMENT, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
-import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from './exporter.ts';
+import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter } from './exporter.ts';
 import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createSampler, isDeploymentEnvironment, rootRatioOf } from './sampler.ts';
@@ -104,7 +103,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
 
   // Logs (pino lines are bridged in logger.ts; winston by instrumentation-winston).
   const logExporter =
-    opts.logExporter !== undefined ? opts.logExporter : env.OTEL_LOGS_EXPORTER === 'none' ? null : new OTLPLogExporter();
+    opts.logExporter !== undefined ? opts.logExporter : env.OTEL_LOGS_EXPORTER === 'none' ? null : createOtlpLogExporter();
   const logProcessors: LogRecordProcessor[] = [];
   if (logExporter) {
     logProcessors.push(

@@ -296,8 +296,8 @@ export interface OtlpReceiver {
   port: number;
   spans: DecodedSpan[];
   logs: DecodedLogRecord[];
-  /** Export requests received (including refused ones), by path. */
-  requests: { path: string; bytes: number; status: number }[];
+  /** Export requests received (including refused ones), by path; receivedAt is Date.now() when the body arrived. */
+  requests: { path: string; bytes: number; status: number; receivedAt: number }[];
   /** Answer every request with this HTTP status (e.g. 503) until set back to 200. */
   setStatus(status: number): void;
   /** Delay every answer by this many milliseconds. */
@@ -329,7 +329,7 @@ export function startOtlpReceiver(port = 0): Promise<OtlpReceiver> {
       const path = req.url?.split('?')[0] ?? '';
       let raw = await readBody(req);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      requests.push({ path, bytes: raw.length, status });
+      requests.push({ path, bytes: raw.length, status, receivedAt: Date.now() });
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       if (status !== 200) {
         res.writeHead(status, { 'content-type': 'text/plain' }).end('refused by test\n');
