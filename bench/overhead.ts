@@ -1,20 +1,25 @@
 // `npm run bench:overhead [-- --quick]`: the overhead verdict on a machine without k6.
 //
-// Starts real s3rver (behind a delaying TCP proxy: realistic S3 latency) and Redis, an OTLP sink,
-// then, round after round, each variant of video-api as a fresh child process per trial:
+// Starts real s3rver (behind a delaying TCP proxy: realistic S3 latency) and Redis, an OTLP sink
+// per variant, then, round after round, every variant of video-api as a fresh child process, all
+// alive at once:
 //   baseline     OTEL_SDK_DISABLED=true (our register.ts preloaded, SDK off)
 //   baseline-aa  the same again: the A/A pair that shows the noise floor
 //   production   our telemetry, DEPLOYMENT_ENVIRONMENT=production (ratio SAMPLING_RATIO.production)
 //   full         our telemetry at 100 % sampling (OTEL_TRACES_SAMPLER_ARG=1)
 //   stock        bench/stock-register.ts: NodeSDK + instrumentation-http + BatchSpanProcessor
-// The variant order rotates every round. The service is pinned to one core and wrk to the other
-// (taskset). Per variant and workload it reports CPU µs per request of the service process
-// (/proc/<pid>/stat), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
+// The processes are loaded in turn, in short slices (wrk for --slice seconds, default 1), until
+// each has had its warm-up and its measured seconds: this machine's speed drifts by tens of
+// percent over seconds, and slices this short give every variant of a round the same drift
+// (docs/benchmarks.md, "Why the variants run side by side"). The order rotates every round. The
+// services are pinned to one core and wrk to the other (taskset). Per variant and workload it
+// reports CPU µs per request of the service process (/proc/<pid>/stat over the whole measured
+// phase), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
 // with 95 % confidence intervals, and a data check: spans per request at the sink and the
 // http_server_request_duration_seconds _count delta against wrk's request count.
 //
 // Node 24 runs it directly (type stripping): node bench/overhead.ts [--quick] [--rounds N]
-// [--seconds S] [--variants a,b] [--workloads a,b] [--write docs/benchmarks.md] [--json out.json]
+// [--seconds S] [--warmup S] [--slice S] [--variants a,b] [--workloads a,b] [--write docs/benchmarks.md] [--json out.json]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -37,9 +42,9 @@ import { startRedis } from '../test/harness/redis.ts';
 import type { S3rverHandle } from '../test/harness/s3rver.ts';
 import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
-import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
+import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
-import { histogramCount, mean, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
@@ -54,6 +59,8 @@ export interface BenchOptions {
   /** Measured seconds per workload and trial. */
   seconds: number;
   warmupSeconds: number;
+  /** Length of one load slice: the variants of a round take turns at this granularity. */
+  sliceSeconds: number;
   connections: number;
   variants: readonly Variant[];
   workloads: readonly Workload[];
@@ -69,10 +76,13 @@ export interface Trial {
   round: number;
   variant: Variant;
   workload: Workload;
+  /** The measured slices merged (mergeWrk). */
   wrk: WrkResult;
+  /** How many wrk slices were measured. */
+  slices: number;
   cpuSeconds: number;
   cpuUsPerRequest: number;
-  /** Spans the sink received during the window (incl. the flush after it), per wrk request. */
+  /** Spans the variant's sink received during the measured phase (incl. the flush after it), per wrk request. */
   spansPerRequest: number;
   serverSpansPerRequest: number;
   /**
@@ -129,13 +139,14 @@ interface Service {
 interface Env {
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
   redisUrl: string;
-  sink: OtlpSink;
+  /** One OTLP sink per variant: the variants run side by side, each one's spans must be told apart. */
+  sinks: ReadonlyMap<Variant, OtlpSink>;
   logDir: string;
   wrk: string;
   taskset: string;
 }
 
-async function startService(env: Env, variant: Variant, opts: BenchOptions, logName: string): Promise<Service> {
+async function startService(env: Env, variant: Variant, opts: BenchOptions, logName: string, sink: OtlpSink): Promise<Service> {
   const port = await freePort();
   const metricsPort = await freePort();
   const cmd = variantCommand(variant);
@@ -158,7 +169,7 @@ async function startService(env: Env, variant: Variant, opts: BenchOptions, logN
       SESSION_SECRET,
       VIDEO_DELIVERY_DEFAULT: 'stream',
       OTEL_SERVICE_NAME: SERVICE_API,
-      OTEL_EXPORTER_OTLP_ENDPOINT: env.sink.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_METRICS_EXPORTER: 'none',
       LOG_LEVEL: 'warn',
       ...cmd.env,
@@ -264,55 +275,116 @@ async function settle(svc: Service, route: string, p99Seconds: number): Promise<
   }
 }
 
-async function measureWorkload(env: Env, opts: BenchOptions, svc: Service, variant: Variant, round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial> {
-  const base = `http://127.0.0.1:${svc.port}`;
+/** One variant's service during a workload phase of a round. */
+interface Contender {
+  variant: Variant;
+  svc: Service;
+  sink: OtlpSink;
+  problems: string[];
+  /** wrk results of the measured slices. */
+  slices: WrkResult[];
+  failed?: unknown;
+  cpu0: number;
+  hist0: number | undefined;
+  sink0: SinkCounts | undefined;
+}
+
+/**
+ * One workload for every live service of a round: preflight each, then warm-up and measured
+ * seconds in slices that take turns (the order reverses every slice, so no variant is always
+ * first after a pause). CPU, histogram and sink counts span the whole measured phase, so the
+ * spans a variant exports while another is loaded, and its idle work, count for it.
+ */
+async function measureTogether(env: Env, opts: BenchOptions, services: { variant: Variant; svc: Service }[], round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial[]> {
   const run = workloadRun(workload, ctx, bodyFile);
-  const problems: string[] = [];
+  const cs: Contender[] = services.map(({ variant, svc }) => ({ variant, svc, sink: env.sinks.get(variant)!, problems: [], slices: [], cpu0: 0, hist0: undefined, sink0: undefined }));
+  const live = (): Contender[] => cs.filter((c) => c.failed === undefined);
+  const base = (c: Contender): string => `http://127.0.0.1:${c.svc.port}`;
+  const slice = async (c: Contender, seconds: number): Promise<WrkResult | undefined> => {
+    try {
+      return await runWrk(env, opts, base(c) + run.plan.path, run, seconds);
+    } catch (err) {
+      // wrk may exit non-zero: this variant's trial failed, the others go on.
+      c.failed = err;
+      return undefined;
+    }
+  };
   // Preflight: the request wrk will repeat gets its expected answer (wrk only counts >= 400).
-  const pre = await executePlan(base, { ...run.plan, follow: undefined });
-  for (const r of pre) problems.push(...r.problems);
-  const warm = opts.warmupSeconds > 0 ? await runWrk(env, opts, base + run.plan.path, run, opts.warmupSeconds) : undefined;
-  await settle(svc, run.route, warm?.p99 ?? 0);
+  for (const c of cs) {
+    try {
+      for (const r of await executePlan(base(c), { ...run.plan, follow: undefined })) c.problems.push(...r.problems);
+    } catch (err) {
+      // A preflight fetch that timed out rejects with an AbortError.
+      c.failed = err;
+    }
+  }
+  let warmP99 = 0;
+  for (let done = 0; done < opts.warmupSeconds; done += opts.sliceSeconds) {
+    for (const c of live()) warmP99 = Math.max(warmP99, (await slice(c, Math.min(opts.sliceSeconds, opts.warmupSeconds - done)))?.p99 ?? 0);
+  }
+  for (const c of live()) await settle(c.svc, run.route, warmP99);
   await sleep(FLUSH_WAIT_MS);
-  const hist0 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
-  const sink0 = env.sink.counts();
-  const cpu0 = cpuSeconds(svc.proc.pid as number);
-  const wrk = await runWrk(env, opts, base + run.plan.path, run, opts.seconds);
-  // Requests in flight when wrk stopped finish, and the window's spans are exported up to one
+  for (const c of live()) {
+    c.hist0 = histogramCount(await scrape(c.svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
+    c.sink0 = c.sink.counts();
+    c.cpu0 = cpuSeconds(c.svc.proc.pid as number);
+  }
+  const sliceCount = Math.ceil(opts.seconds / opts.sliceSeconds);
+  for (let k = 0; k < sliceCount; k++) {
+    const order = k % 2 === 0 ? live() : live().reverse();
+    for (const c of order) {
+      if (c.failed !== undefined) continue;
+      const r = await slice(c, Math.min(opts.sliceSeconds, opts.seconds - k * opts.sliceSeconds));
+      if (r) c.slices.push(r);
+    }
+  }
+  // Requests in flight when wrk stopped finish, and the phase's spans are exported up to one
   // batch delay later: their CPU and spans count.
-  await settle(svc, run.route, wrk.p99);
+  for (const c of live()) await settle(c.svc, run.route, Math.max(0, ...c.slices.map((w) => w.p99)));
   await sleep(FLUSH_WAIT_MS);
-  const cpu1 = cpuSeconds(svc.proc.pid as number);
-  const sink1 = env.sink.counts();
-  const hist1 = histogramCount(await scrape(svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
+  const trials: Trial[] = [];
+  for (const c of cs) trials.push(c.failed !== undefined ? failedTrial(round, c.variant, workload, c.failed) : await finishTrial(opts, c, round, workload, run, sliceCount));
+  return trials;
+}
+
+async function finishTrial(opts: BenchOptions, c: Contender, round: number, workload: Workload, run: WorkloadRun, sliceCount: number): Promise<Trial> {
+  const cpu1 = cpuSeconds(c.svc.proc.pid as number);
+  const sink1 = c.sink.counts();
+  const sink0 = c.sink0!;
+  const hist1 = histogramCount(await scrape(c.svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
+  const problems = c.problems;
+  const wrk = mergeWrk(c.slices);
   if (wrk.requests === 0) problems.push('wrk completed no request');
   if (wrk.statusErrors > 0) problems.push(`${wrk.statusErrors} responses with status >= 400`);
   if (wrk.socketErrors > 0) problems.push(`${wrk.socketErrors} socket errors`);
-  const histogramDelta = hist0 === undefined || hist1 === undefined ? undefined : hist1 - hist0;
-  // wrk does not count requests in flight when it stops; the server does: at most one per connection.
-  if (histogramDelta !== undefined && Math.abs(histogramDelta - wrk.requests) > opts.connections) {
+  const histogramDelta = c.hist0 === undefined || hist1 === undefined ? undefined : hist1 - c.hist0;
+  // wrk does not count requests in flight when a slice stops; the server does: at most one per
+  // connection and slice.
+  const edge = opts.connections * sliceCount;
+  if (histogramDelta !== undefined && Math.abs(histogramDelta - wrk.requests) > edge) {
     problems.push(`histogram _count grew by ${histogramDelta}, wrk completed ${wrk.requests} requests`);
   }
   if (sink1.decodeErrors > sink0.decodeErrors) problems.push('the OTLP sink could not decode a trace export');
   // Every request must have its SERVER span where sampling keeps them all (100 %, stock, and
   // uploads, a critical route, at any ratio): fewer means the variant drops data. The reference
   // is the server's own count (histogram delta) when it has one; else wrk's, which misses the
-  // requests in flight at either edge of the window (at most one per connection at each edge).
+  // requests in flight at the edges of the slices.
   const serverSpans = sink1.serverSpans - sink0.serverSpans;
-  if (variant === 'full' || variant === 'stock' || (variant === 'production' && workload === 'upload')) {
-    const [reference, tolerance] = histogramDelta !== undefined ? [histogramDelta, Math.max(2, Math.ceil(histogramDelta * 0.01))] : [wrk.requests, 2 * opts.connections];
+  if (c.variant === 'full' || c.variant === 'stock' || (c.variant === 'production' && workload === 'upload')) {
+    const [reference, tolerance] = histogramDelta !== undefined ? [histogramDelta, Math.max(2, Math.ceil(histogramDelta * 0.01))] : [wrk.requests, 2 * edge];
     if (Math.abs(serverSpans - reference) > tolerance) problems.push(`${serverSpans} SERVER spans exported for ${reference} requests`);
   }
   const n = Math.max(1, wrk.requests);
   return {
     round,
-    variant,
+    variant: c.variant,
     workload,
     wrk,
-    cpuSeconds: cpu1 - cpu0,
-    cpuUsPerRequest: ((cpu1 - cpu0) * 1e6) / n,
+    slices: c.slices.length,
+    cpuSeconds: cpu1 - c.cpu0,
+    cpuUsPerRequest: ((cpu1 - c.cpu0) * 1e6) / n,
     spansPerRequest: (sink1.spans - sink0.spans) / n,
-    serverSpansPerRequest: (sink1.serverSpans - sink0.serverSpans) / n,
+    serverSpansPerRequest: serverSpans / n,
     histogramDelta,
     problems,
   };
@@ -374,6 +446,7 @@ function failedTrial(round: number, variant: Variant, workload: Workload, err: u
     variant,
     workload,
     wrk: { requests: 0, durationSeconds: 0, requestsPerSecond: 0, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0, p95: 0, p99: 0, max: 0 },
+    slices: 0,
     cpuSeconds: 0,
     cpuUsPerRequest: 0,
     spansPerRequest: 0,
@@ -456,11 +529,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const redis = await startRedis();
   onExit(redis.stop);
   const proxy = await startDelayProxy({ host: '127.0.0.1', port: s3.port }, BENCH_S3_DELAY_MS);
-  const sink = await startOtlpSink();
+  const sinks = new Map<Variant, OtlpSink>();
+  for (const v of opts.variants) sinks.set(v, await startOtlpSink());
   const env: Env = {
     s3: { endpoint: proxy.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     redisUrl: redis.url,
-    sink,
+    sinks,
     logDir: dir.path,
     wrk,
     taskset,
@@ -474,7 +548,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     // The test video, uploaded once through a baseline process; every trial reads it.
     let ctx: LoadContext;
     {
-      const svc = await startService(env, 'baseline', opts, 'fixture');
+      const svc = await startService(env, 'baseline', opts, 'fixture', sinks.get('baseline')!);
       try {
         const [res] = await executePlan(`http://127.0.0.1:${svc.port}`, fixtureUpload(token, 1024 * 1024));
         if (!res || res.problems.length > 0 || !res.text) throw new Error(`fixture upload failed: ${res?.problems.join('; ')} ${res?.text ?? ''}`);
@@ -486,61 +560,55 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     }
     for (let round = 0; round < opts.rounds; round++) {
       const order = opts.variants.map((_, i) => opts.variants[(i + round) % opts.variants.length] as Variant);
-      for (const variant of order) {
-        const logName = `r${round}-${variant}`;
-        const report = async (t: Trial) => {
+      const report = async (t: Trial, s3Dead: string | undefined) => {
+        // Its numbers measure error answers, not the service: the trial failed.
+        if (s3Dead) t.failed ??= s3Dead;
+        const logName = `r${round}-${t.variant}`;
+        // Span-count mismatches say nothing about S3: diagnose failures and error answers only.
+        if (t.failed || t.problems.some((p) => !/SERVER spans exported|histogram _count/.test(p))) t.problems.push(...(await diagnose(env, s3, logName)));
+        trials.push(t);
+        const head = `round ${round + 1}/${opts.rounds} ${t.variant.padEnd(11)} ${t.workload.padEnd(8)}`;
+        log(
+          t.failed
+            ? `${head} FAILED: ${t.failed}${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`
+            : `${head} ${t.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s ` +
+                `${t.cpuUsPerRequest.toFixed(1).padStart(7)} µs CPU/req  P95 ${(t.wrk.p95 * 1000).toFixed(2)} ms  spans/req ${t.spansPerRequest.toFixed(2)}` +
+                (t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''),
+        );
+      };
+      const dead = s3.exited();
+      if (dead) {
+        log(`${dead}; restarting it`);
+        await s3.restart();
+      }
+      // Every variant of the round as a fresh process, all alive for the round.
+      const services: { variant: Variant; svc: Service }[] = [];
+      try {
+        for (const variant of order) {
+          try {
+            services.push({ variant, svc: await startService(env, variant, opts, `r${round}-${variant}`, sinks.get(variant)!) });
+          } catch (err) {
+            for (const workload of opts.workloads) await report(failedTrial(round, variant, workload, err), undefined);
+          }
+        }
+        for (const workload of opts.workloads) {
+          if (services.length === 0) break;
+          const phase = await measureTogether(env, opts, services, round, workload, ctx, bodyFile);
           // s3rver dying would fail every later S3 trial: say so, and start it again.
-          const dead = s3.exited();
-          if (dead) {
-            // Its numbers measure error answers, not the service: the trial failed.
-            t.failed ??= dead;
-            log(`${dead}; restarting it`);
+          const s3Dead = s3.exited();
+          for (const t of phase) await report(t, s3Dead);
+          if (s3Dead) {
+            log(`${s3Dead}; restarting it`);
             await s3.restart();
           }
-          // Span-count mismatches say nothing about S3: diagnose failures and error answers only.
-          if (t.failed || t.problems.some((p) => !/SERVER spans exported|histogram _count/.test(p))) t.problems.push(...(await diagnose(env, s3, logName)));
-          trials.push(t);
-          const head = `round ${round + 1}/${opts.rounds} ${variant.padEnd(11)} ${t.workload.padEnd(8)}`;
-          log(
-            t.failed
-              ? `${head} FAILED: ${t.failed}${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`
-              : `${head} ${t.wrk.requestsPerSecond.toFixed(0).padStart(6)} req/s ` +
-                  `${t.cpuUsPerRequest.toFixed(1).padStart(7)} µs CPU/req  P95 ${(t.wrk.p95 * 1000).toFixed(2)} ms  spans/req ${t.spansPerRequest.toFixed(2)}` +
-                  (t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''),
-          );
-        };
-        const dead = s3.exited();
-        if (dead) {
-          log(`${dead}; restarting it`);
-          await s3.restart();
         }
-        let svc: Service;
-        try {
-          svc = await startService(env, variant, opts, logName);
-        } catch (err) {
-          for (const workload of opts.workloads) await report(failedTrial(round, variant, workload, err));
-          continue;
-        }
-        try {
-          for (const workload of opts.workloads) {
-            let t: Trial;
-            try {
-              t = await measureWorkload(env, opts, svc, variant, round, workload, ctx, bodyFile);
-            } catch (err) {
-              // A preflight fetch that timed out rejects with an AbortError, wrk may exit non-zero:
-              // the trial failed, the run goes on.
-              t = failedTrial(round, variant, workload, err);
-            }
-            await report(t);
-          }
-        } finally {
-          await svc.stop();
-        }
+      } finally {
+        for (const { svc } of services) await svc.stop();
       }
     }
   } finally {
     if (trials.some((t) => t.failed || t.problems.length > 0)) log(`service logs kept in ${keepLogs(dir.path)}`);
-    await sink.close();
+    for (const sink of sinks.values()) await sink.close();
     await proxy.close();
     await redis.stop();
     await s3.stop();
@@ -711,17 +779,18 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '',
     '## Machine and versions',
     '',
-    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} (service pinned to CPU ${o.serverCpu}; wrk, s3rver, Redis, the S3 delay proxy and the OTLP sink on CPU ${o.loadCpu})`,
+    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} (services pinned to CPU ${o.serverCpu}; wrk, s3rver, Redis, the S3 delay proxy and the OTLP sinks on CPU ${o.loadCpu})`,
     `- Kernel: Linux ${release()}`,
     `- Load average (1 min) at the start and end of the run: ${result.loadAverage.start.toFixed(2)} and ${result.loadAverage.end.toFixed(2)} (other work shared these ${cpus().length} cores; CPU per request is the figure least affected by it)`,
     ...Object.entries(v).map(([k, val]) => `- ${k}: ${val}`),
     '',
     '## Method',
     '',
-    `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, in an order that rotates every round.`,
-    `- Per workload: one preflight request checked against its expected status, ${o.warmupSeconds} s of warm-up, then ${o.seconds} s measured with \`wrk -t1 -c${o.connections}\` (closed loop).`,
-    `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over the measured window plus ${FLUSH_WAIT_MS} ms for the last span batch) / requests completed.`,
-    `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction; OTLP goes to a local sink that counts spans and discards them.`,
+    `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in an order that rotates every round.`,
+    `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up and ${o.seconds} s measured. Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
+    `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices.`,
+    '- Latency percentiles are the request-weighted means of the slices\' percentiles; throughput is requests over the slices\' duration.',
+    `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction; OTLP goes to a local sink per variant that counts spans and discards them.`,
     `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
     `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
     '- Workloads: `healthz` = GET /healthz (the cheapest traced endpoint); `stream` = a proxied 64 KiB range (206); `redirect` = the presigned 302 (wrk does not follow it); `upload` = POST of a 64 KiB file (201, multipart to S3, a queue job).',
@@ -770,13 +839,14 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     // A fresh process needs ~10 s of load to reach steady state (the JIT is still compiling the
     // hot paths, more of them in the instrumented variants: docs/benchmarks.md, "Warm-up").
     warmupSeconds: Number(val('--warmup') ?? (quick ? 1 : 8)),
+    sliceSeconds: Number(val('--slice') ?? 1),
     connections: Number(val('--connections') ?? 8),
     variants,
     workloads: list('--workloads', WORKLOADS),
     serverCpu: Number(val('--server-cpu') ?? 1),
     loadCpu: Number(val('--load-cpu') ?? 0),
   };
-  for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections })) {
+  for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections, slice: opts.sliceSeconds })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
   }
   if (!Number.isInteger(opts.warmupSeconds) || opts.warmupSeconds < 0) throw new Error('--warmup must be a whole number of seconds (0 or more)');

@@ -133,6 +133,29 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
+/**
+ * Several wrk runs against one process (the slices of a measured phase) as one result: counts
+ * and durations add up; latency percentiles are the request-weighted means of the runs'
+ * percentiles (wrk reports no histogram to merge), max is the largest.
+ */
+export function mergeWrk(runs: readonly WrkResult[]): WrkResult {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const durationSeconds = runs.reduce((a, r) => a + r.durationSeconds, 0);
+  const weighted = (pick: (r: WrkResult) => number): number => (requests > 0 ? runs.reduce((a, r) => a + pick(r) * r.requests, 0) / requests : 0);
+  return {
+    requests,
+    durationSeconds,
+    requestsPerSecond: durationSeconds > 0 ? requests / durationSeconds : 0,
+    bytes: runs.reduce((a, r) => a + r.bytes, 0),
+    statusErrors: runs.reduce((a, r) => a + r.statusErrors, 0),
+    socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
+    p50: weighted((r) => r.p50),
+    p95: weighted((r) => r.p95),
+    p99: weighted((r) => r.p99),
+    max: runs.reduce((a, r) => Math.max(a, r.max), 0),
+  };
+}
+
 /** utime + stime of a process in seconds, from /proc/<pid>/stat (all its threads). */
 export function parseProcStatCpuSeconds(stat: string, ticksPerSecond = 100): number {
   // Field 2 (comm) may contain spaces and parentheses: split after the last ')'.

@@ -12,6 +12,7 @@ import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
   mean,
+  mergeWrk,
   pairedDifference,
   pairedRatio,
   parseProcStatCpuSeconds,
@@ -117,6 +118,16 @@ describe('bench parsers', () => {
     expect(() => parseArgs(['--warmup', 'soon'])).toThrow(/--warmup must be a whole number/);
     expect(() => parseArgs(['--rounds', '0'])).toThrow(/--rounds must be a positive integer/);
     expect(parseArgs(['--warmup', '0']).opts.warmupSeconds).toBe(0);
+    expect(parseArgs([]).opts.sliceSeconds).toBe(1);
+    expect(() => parseArgs(['--slice', '0.5'])).toThrow(/--slice must be a positive integer/);
+  });
+
+  it('merges the slices of a phase: counts add up, percentiles are request-weighted, max is the largest', () => {
+    const w = (requests: number, p95: number, max: number) => ({ requests, durationSeconds: 1, requestsPerSecond: requests, bytes: requests * 10, statusErrors: 1, socketErrors: 0, p50: p95 / 2, p95, p99: p95 * 2, max });
+    const m = mergeWrk([w(300, 0.004, 0.02), w(100, 0.008, 0.05)]);
+    expect(m).toEqual({ requests: 400, durationSeconds: 2, requestsPerSecond: 200, bytes: 4000, statusErrors: 2, socketErrors: 0, p50: 0.0025, p95: 0.005, p99: 0.01, max: 0.05 });
+    expect(mergeWrk([]).requests).toBe(0);
+    expect(mergeWrk([]).p95).toBe(0);
   });
 });
 
@@ -126,6 +137,7 @@ describe('bench reporting', () => {
     variant,
     workload: 'healthz',
     wrk: { requests: rps * 2, durationSeconds: 2, requestsPerSecond: rps, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0.001, p95: 0.002, p99: 0.003, max: 0.01 },
+    slices: 2,
     cpuSeconds: (cpuUs * rps * 2) / 1e6,
     cpuUsPerRequest: cpuUs,
     spansPerRequest: variant === 'full' ? 1 : 0,
@@ -218,8 +230,8 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     const result = await runBench({
       ...parseArgs(['--quick']).opts,
       rounds: 1,
-      seconds: 1,
-      warmupSeconds: 0,
+      seconds: 2,
+      warmupSeconds: 1,
       variants: ['baseline', 'full'],
       workloads: ['healthz', 'stream'],
       pinHarness: false,
@@ -228,6 +240,8 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     expect(result.trials.map((t) => `${t.variant}/${t.workload}`).sort()).toEqual(['baseline/healthz', 'baseline/stream', 'full/healthz', 'full/stream']);
     for (const t of result.trials) {
       expect(t.problems).toEqual([]);
+      // Two 1 s slices each, the two processes taking turns.
+      expect(t.slices).toBe(2);
       expect(t.wrk.requests).toBeGreaterThan(0);
       expect(t.cpuUsPerRequest).toBeGreaterThan(0);
     }
