@@ -24,8 +24,10 @@ export function verifyToken(token: string, secret: string, now = Date.now()): { 
   const dot = token.indexOf('.');
   if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;
   const payload = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = sign(payload, secret);
+  // Compare the signature as text with its one canonical encoding: decoding first would accept
+  // other spellings of the same bytes (base64url's last character carries 2 unused bits).
+  const given = Buffer.from(token.slice(dot + 1));
+  const expected = Buffer.from(sign(payload, secret).toString('base64url'));
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   try {
     const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u?: unknown; exp?: unknown };
