@@ -2,9 +2,9 @@
 // serializers); the HTTP POST, retries and timeouts run in a worker thread
 // (export-thread-worker.ts) with the stock OTLP/HTTP delegate.
 //
-// Why: measured in the overhead benchmark (docs/benchmarks.md, "The export transport is the
-// expensive part"), sending OTLP with Node's HTTP client in the same thread as the service's HTTP
-// server made every request of the server dearer, far beyond the CPU of the POSTs themselves.
+// Why: the export's network I/O, retries and timeouts against a slow or failing collector stay
+// off the event loop that serves requests. (One scratch benchmark run also suggested a CPU saving
+// per request; three later runs did not confirm it: docs/benchmarks.md, "The export thread".)
 //
 // One worker per process serves every exporter (a channel each). It is started on the first
 // export, keeps the process alive only while an export is pending (so a flush on exit completes
@@ -34,11 +34,6 @@ class ExportThread {
   private readonly pending = new Map<number, Pending>();
   private nextChannel = 1;
   private nextId = 1;
-
-  /** The worker's thread id while one runs (tests and diagnostics). */
-  get threadId(): number | undefined {
-    return this.worker?.threadId;
-  }
 
   open(signal: ExportSignal, url: string, timeoutMillis: number): number {
     const channel = this.nextChannel++;

@@ -3,7 +3,7 @@
 // - createOtlpSpanExporter / createOtlpLogExporter: OTLP/HTTP protobuf, serialized on this thread
 //   by the stock serializers (span bytes counted in otel_span_export_bytes_total, the input of the
 //   storage projection) and sent by the stock OTLP/HTTP delegate on the export thread
-//   (export-thread.ts: an HTTP client beside the service's HTTP server made every request dearer).
+//   (export-thread.ts), off the event loop that serves requests.
 // - CountingSpanExporter: wraps any exporter, counts exported / failed spans, never throws.
 // - CountingBatchSpanProcessor: a BatchSpanProcessor that counts the spans it drops when its
 //   bounded queue (SPAN_BATCH.maxQueueSize) is full, so memory stays bounded and loss is visible.
