@@ -1,6 +1,9 @@
 // Messages between export-thread.ts (main thread) and export-thread-worker.ts (the export thread).
 export type ExportSignal = 'TRACES' | 'LOGS';
 
+/** The OTLP/HTTP path of each signal (appended to OTEL_EXPORTER_OTLP_ENDPOINT). */
+export const RESOURCE_PATH: Readonly<Record<ExportSignal, string>> = { TRACES: 'v1/traces', LOGS: 'v1/logs' };
+
 export type ExportThreadRequest =
   /** Creates the OTLP/HTTP delegate of one exporter (url and timeout as resolved on the main thread). */
   | { type: 'open'; channel: number; signal: ExportSignal; url: string; timeoutMillis: number }

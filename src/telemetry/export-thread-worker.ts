@@ -11,7 +11,7 @@ import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer, type ISerializer } from '@opentelemetry/otlp-transformer';
-import type { ExportThreadReply, ExportThreadRequest, ExportSignal } from './export-thread-protocol.ts';
+import { RESOURCE_PATH, type ExportSignal, type ExportThreadReply, type ExportThreadRequest } from './export-thread-protocol.ts';
 
 if (!parentPort) throw new Error('export-thread-worker.ts runs as a worker thread (started by export-thread.ts)');
 const port: MessagePort = parentPort;
@@ -35,8 +35,6 @@ interface Payload {
   bytes: Uint8Array;
   items: number;
 }
-
-const RESOURCE_PATH: Record<ExportSignal, string> = { TRACES: 'v1/traces', LOGS: 'v1/logs' };
 
 function bytesSerializer(signal: ExportSignal): ISerializer<Payload, unknown> {
   const responses = signal === 'TRACES' ? ProtobufTraceSerializer : ProtobufLogsSerializer;

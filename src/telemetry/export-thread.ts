@@ -15,7 +15,7 @@ import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { convertLegacyHttpOptions } from '@opentelemetry/otlp-exporter-base/node-http';
 import type { ISerializer } from '@opentelemetry/otlp-transformer';
-import type { ExportSignal, ExportThreadReply, ExportThreadRequest } from './export-thread-protocol.ts';
+import { RESOURCE_PATH, type ExportSignal, type ExportThreadReply, type ExportThreadRequest } from './export-thread-protocol.ts';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './export-thread-worker.ts' : './export-thread-worker.js', import.meta.url);
 
@@ -159,8 +159,7 @@ export class ThreadedOtlpExporter<T> {
   constructor(signal: ExportSignal, serializer: ISerializer<T[], unknown>, options: ThreadedExporterOptions = {}, onBytes?: (n: number) => void) {
     this.serializer = serializer;
     this.onBytes = onBytes;
-    const path = signal === 'TRACES' ? 'v1/traces' : 'v1/logs';
-    const config = convertLegacyHttpOptions(options, signal, path, {});
+    const config = convertLegacyHttpOptions(options, signal, RESOURCE_PATH[signal], {});
     this.timeoutMillis = config.timeoutMillis;
     this.channel = exportThread.open(signal, config.url, config.timeoutMillis);
   }
