@@ -2,6 +2,7 @@
 // requests flagged critical are always traced, the rest at the ratio, and the request metric
 // counts every request (metrics are never sampled) with exemplars only from sampled spans.
 import { context, createContextKey, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { connect, type AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_SERVER_DURATION, ROUTES, SAMPLING_RATIO } from '../src/signals/index.ts';
@@ -135,5 +136,53 @@ describe('the active context inside an unsampled and a sampled root request', ()
       expect(s.outgoing).toBe(`00-${s.traceId}-${headers[i]!.split('-')[2]}-0${s.sampled ? 1 : 0}`);
       expect(s.child).toBe(s.traceId);
     });
+  });
+});
+
+describe('requests whose client goes away, sampled or not', () => {
+  it('counts every one as 499 in the metric and ends only the sampled spans, as client_aborted', async () => {
+    const slow = Fastify();
+    instrumentFastify(slow);
+    slow.get('/gone', async () => new Promise((r) => setTimeout(() => r({ late: true }), 300)));
+    await slow.listen({ port: 0, host: '127.0.0.1' });
+    const port = (slow.server.address() as AddressInfo).port;
+    tel.reset();
+    const aborted = 40;
+    await Promise.all(
+      Array.from(
+        { length: aborted },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const sock = connect(port, '127.0.0.1', () => {
+              sock.write('GET /gone HTTP/1.1\r\nHost: x\r\n\r\n');
+              setTimeout(() => {
+                sock.destroy();
+                resolve();
+              }, 50);
+            });
+            sock.on('error', reject);
+          }),
+      ),
+    );
+    const count = async () => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${HTTP_SERVER_DURATION}_count{`) && l.includes('http_route="/gone"') && l.includes('http_response_status_code="499"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const deadline = Date.now() + 5000;
+    while ((await count()) < aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await count()).toBe(aborted);
+    // The late responses find every request already finished: no second observation, no other status.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await count()).toBe(aborted);
+    const text = await registry.metrics();
+    expect(text.split('\n').filter((l) => l.startsWith(`${HTTP_SERVER_DURATION}_count{`) && l.includes('http_route="/gone"'))).toHaveLength(1);
+    const spans = serverSpans('GET /gone');
+    // Most went through the unsampled path (10 % sampling); the sampled ones end as client_aborted.
+    expect(spans.length).toBeLessThan(aborted);
+    for (const s of spans) {
+      expect(s.attributes['error.type']).toBe('client_aborted');
+      expect(s.events.map((e) => e.name)).toContain('http.client_aborted');
+    }
+    await slow.close();
   });
 });

@@ -90,6 +90,7 @@ describe('sampler', () => {
     const s = createSampler('production', { OTEL_TRACES_SAMPLER_ARG: '0' });
     expect(sampledShare(s, ordinary)).toBe(0);
     expect(sampledShare(s, { 'http.route': ROUTES.uploadStream })).toBe(1);
+    expect(sampledShare(createSampler('production', { OTEL_TRACES_SAMPLER_ARG: '1' }), ordinary)).toBe(1);
   });
 
   it('ignores an invalid OTEL_TRACES_SAMPLER_ARG and keeps the environment ratio', () => {

@@ -48,6 +48,8 @@ export class CriticalRouteSampler implements Sampler {
     if (typeof priority === 'number' ? priority > 0 : priority === true) return SAMPLED;
     const route = attributes[ROUTE_ATTRIBUTE];
     if (typeof route === 'string' && alwaysSampledRoutes.has(route)) return SAMPLED;
+    // At ratio 1 the ratio sampler would parse the trace id for a foregone answer.
+    if (this.ratio >= 1) return SAMPLED;
     return this.ratioSampler.shouldSample(context, traceId, spanName, spanKind, attributes, links);
   }
 
