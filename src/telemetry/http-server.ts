@@ -82,17 +82,14 @@ class RequestState {
   readonly start: number;
   readonly route: RouteInfo;
   readonly method: string;
-  /** An unsampled root request whose span never came from the SDK: finish() leaves the span alone. */
-  readonly unsampledRoot: boolean;
   routeClass: string;
 
-  constructor(span: Span, ctx: Context, start: number, route: RouteInfo, method: string, unsampledRoot: boolean) {
+  constructor(span: Span, ctx: Context, start: number, route: RouteInfo, method: string) {
     this.span = span;
     this.ctx = ctx;
     this.start = start;
     this.route = route;
     this.method = method;
-    this.unsampledRoot = unsampledRoot;
     this.routeClass = route.defaultClass;
   }
 }
@@ -208,7 +205,7 @@ const ID_HEX = 48; // 16-byte trace id + 8-byte span id, as hex
 let idHex = '';
 let idOffset = 0;
 
-function unsampledRootSpanContext(): UnsampledSpanContext {
+function unsampledRootSpan(): Span {
   if (idOffset === idHex.length) {
     idHex = randomBytes(POOL_IDS * (ID_HEX / 2)).toString('hex');
     idOffset = 0;
@@ -216,10 +213,11 @@ function unsampledRootSpanContext(): UnsampledSpanContext {
   const traceId = idHex.slice(idOffset, idOffset + 32);
   const spanId = idHex.slice(idOffset + 32, idOffset + ID_HEX);
   idOffset += ID_HEX;
-  return new UnsampledSpanContext(traceId, spanId);
+  return trace.wrapSpanContext(new UnsampledSpanContext(traceId, spanId));
 }
 
-function traceparentOf(sc: SpanContext): string {
+function traceparentOf(span: Span): string {
+  const sc = span.spanContext();
   return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
 }
 
@@ -280,13 +278,6 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
 
   function finish(st: RequestState, status: number, aborted: boolean): void {
     const seconds = (performance.now() - st.start) / 1000;
-    // Unsampled root requests (most of them) never call into their span here: the span methods
-    // below then only ever see the SDK's spans, and stay monomorphic in both paths.
-    if (st.unsampledRoot) seriesFor(st, status).observe(seconds);
-    else finishTraced(st, status, aborted, seconds);
-  }
-
-  function finishTraced(st: RequestState, status: number, aborted: boolean, seconds: number): void {
     const span = st.span;
     const sc = span.spanContext();
     if (sc.traceFlags & 1) seriesFor(st, status).observeWithExemplar(seconds, sc.traceId, sc.spanId);
@@ -345,44 +336,35 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     // non-recording span with fresh ids (what the SDK would return) without the SDK's span
     // machinery. Any other sampler (OTEL_TRACES_SAMPLER, tests) always goes through the SDK.
     const rootRatio = telemetryState.rootRatio;
-    const fastRoot = !isCritical && parent === ROOT_CONTEXT && rootRatio !== undefined && rootRatio < 1;
-    let span: Span;
-    // The trace context returned to the client. Without a running SDK the span context is the
-    // invalid all-zero one: no header then.
-    let traceparent: string | undefined;
-    let unsampledRoot = false;
-    if (fastRoot && !(Math.random() < rootRatio)) {
-      const sc = unsampledRootSpanContext();
-      span = trace.wrapSpanContext(sc);
-      traceparent = `00-${sc.traceId}-${sc.spanId}-00`;
-      unsampledRoot = true;
-    } else {
-      span = fastRoot
-        ? getTracer().startSpan(m.name, SERVER_SPAN, HEAD_SAMPLED_CONTEXT)
+    const span =
+      !isCritical && parent === ROOT_CONTEXT && rootRatio !== undefined && rootRatio < 1
+        ? Math.random() < rootRatio
+          ? getTracer().startSpan(m.name, SERVER_SPAN, HEAD_SAMPLED_CONTEXT)
+          : unsampledRootSpan()
         : getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
-      if (telemetryState.enabled) traceparent = traceparentOf(span.spanContext());
-      if (span.isRecording()) {
-        span.setAttributes(m.attrs);
-        const url = request.url;
-        const q = url.indexOf('?');
-        span.setAttribute('url.path', redactString(q < 0 ? url : url.slice(0, q)));
-        if (q >= 0) span.setAttribute('url.query', redactString(url.slice(q + 1)));
-        span.setAttribute('url.scheme', request.protocol);
-        const ua = headers['user-agent'];
-        if (ua !== undefined) span.setAttribute('user_agent.original', ua);
-        span.setAttribute('client.address', request.ip);
-        if (method !== rawMethod) span.setAttribute('http.request.method_original', rawMethod);
-      }
+    if (span.isRecording()) {
+      span.setAttributes(m.attrs);
+      const url = request.url;
+      const q = url.indexOf('?');
+      span.setAttribute('url.path', redactString(q < 0 ? url : url.slice(0, q)));
+      if (q >= 0) span.setAttribute('url.query', redactString(url.slice(q + 1)));
+      span.setAttribute('url.scheme', request.protocol);
+      const ua = headers['user-agent'];
+      if (ua !== undefined) span.setAttribute('user_agent.original', ua);
+      span.setAttribute('client.address', request.ip);
+      if (method !== rawMethod) span.setAttribute('http.request.method_original', rawMethod);
     }
     const ctx = requestContext(parent, span);
-    const st = new RequestState(span, ctx, start, route, method, unsampledRoot);
+    const st = new RequestState(span, ctx, start, route, method);
     (request.raw as IncomingMessage & WithState)[kState] = st;
     const res = reply.raw as ServerResponse & WithState;
     res[kState] = st;
     res.on('close', onResClose);
-    if (traceparent !== undefined) {
-      reply.header(TRACE_RESPONSE_HEADER, traceparent);
-      reply.header(SERVER_TIMING_HEADER, `traceparent;desc="${traceparent}"`);
+    // Without a running SDK the span context is the invalid all-zero one: no header then.
+    if (telemetryState.enabled) {
+      const tp = traceparentOf(span);
+      reply.header(TRACE_RESPONSE_HEADER, tp);
+      reply.header(SERVER_TIMING_HEADER, `traceparent;desc="${tp}"`);
     }
     context.with(ctx, done);
   });
