@@ -3,26 +3,23 @@
 // or is discarded) and never take the server down. The bench's uploads are cut off at the end of
 // every load slice, so it hits these races many times per run.
 import { Readable } from 'node:stream';
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Store, type S3Store } from '../src/lib/s3.ts';
 import { startS3rver, type S3rverHandle } from './harness/s3rver.ts';
 
 let s3: S3rverHandle;
+let store: S3Store;
 let client: S3Client;
 
 beforeAll(async () => {
   s3 = await startS3rver();
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  // The service's own client configuration (path style, no trailing checksums), raw commands.
+  store = createS3Store({ ...s3, maxAttempts: 1 });
+  client = store.client;
 });
 afterAll(async () => {
-  client?.destroy();
+  store?.destroy();
   await s3?.stop();
 });
 

@@ -11,12 +11,13 @@ export function isValidUserId(userId: string): boolean {
   return USER_ID.test(userId);
 }
 
-const sign = (payload: string, secret: string): Buffer => createHmac('sha256', secret).update(payload).digest();
+/** The signature's one canonical text: base64url of the HMAC. */
+const sign = (payload: string, secret: string): string => createHmac('sha256', secret).update(payload).digest('base64url');
 
 export function signToken(userId: string, secret: string, ttlSeconds = SESSION_TTL_SECONDS_DEFAULT, now = Date.now()): string {
   if (!isValidUserId(userId)) throw new Error('user id must match [A-Za-z0-9_.@-]{1,128}');
   const payload = Buffer.from(JSON.stringify({ u: userId, exp: Math.floor(now / 1000) + ttlSeconds })).toString('base64url');
-  return `${payload}.${sign(payload, secret).toString('base64url')}`;
+  return `${payload}.${sign(payload, secret)}`;
 }
 
 export function verifyToken(token: string, secret: string, now = Date.now()): { userId: string } | null {
@@ -27,7 +28,7 @@ export function verifyToken(token: string, secret: string, now = Date.now()): { 
   // Compare the signature as text with its one canonical encoding: decoding first would accept
   // other spellings of the same bytes (base64url's last character carries 2 unused bits).
   const given = Buffer.from(token.slice(dot + 1));
-  const expected = Buffer.from(sign(payload, secret).toString('base64url'));
+  const expected = Buffer.from(sign(payload, secret));
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   try {
     const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u?: unknown; exp?: unknown };
