@@ -3,12 +3,15 @@
 // OTLP/HTTP protobuf exporter) to a sink in another process, without any HTTP server around it.
 // No per-request instrumentation can cost less than this at 100 % sampling.
 //
-//   node bench/span-floor.ts [--spans 100000] [--no-export]
+//   node bench/span-floor.ts [--spans 100000] [--no-export | --stock]
 //
 // --no-export measures span creation, attributes and end only (no exporter configured).
+// --stock sends through the stock path instead of ours: the SDK's BatchSpanProcessor and the
+// stock protobuf serializer (a whole batch at a time), same limits, same export thread.
 import { spawn } from 'node:child_process';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { SERVICE_API } from '../src/signals/index.ts';
+import { createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
 
 const argv = process.argv.slice(2);
@@ -16,6 +19,8 @@ const i = argv.indexOf('--spans');
 const SPANS = i >= 0 ? Number(argv[i + 1]) : 100_000;
 if (!Number.isInteger(SPANS) || SPANS < 1000) throw new Error('--spans must be an integer >= 1000');
 const exporting = !argv.includes('--no-export');
+const stock = argv.includes('--stock');
+if (stock && !exporting) throw new Error('--stock and --no-export exclude each other');
 
 // An OTLP sink in its own process: accepts and discards (its CPU is not ours).
 const sink = spawn(
@@ -32,6 +37,7 @@ const telemetry = await startTelemetry({
   environment: 'production',
   env: { OTEL_TRACES_SAMPLER_ARG: '1', ...(exporting ? {} : { OTEL_TRACES_EXPORTER: 'none' }) },
   logExporter: null,
+  ...(stock ? { spanExporter: createOtlpSpanExporter() } : {}),
 });
 const tracer = trace.getTracer('span-floor');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,7 +65,7 @@ const before = process.cpuUsage();
 await run(SPANS);
 const used = process.cpuUsage(before);
 console.log(
-  `${SPANS} spans, ${exporting ? 'exported (OTLP/protobuf)' : 'not exported'}: ${((used.user + used.system) / SPANS).toFixed(2)} µs CPU per span ` +
+  `${SPANS} spans, ${!exporting ? 'not exported' : stock ? 'exported (OTLP/protobuf, stock batch processor and serializer)' : 'exported (OTLP/protobuf, encoded as they end)'}: ${((used.user + used.system) / SPANS).toFixed(2)} µs CPU per span ` +
     `(user ${(used.user / SPANS).toFixed(2)}, system ${(used.system / SPANS).toFixed(2)}); node ${process.version}`,
 );
 await telemetry.shutdown();

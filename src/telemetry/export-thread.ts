@@ -175,8 +175,17 @@ export class ThreadedOtlpExporter<T> {
       return;
     }
     this.onBytes?.(bytes.byteLength);
+    this.exportEncoded(bytes, items.length, resultCallback);
+  }
+
+  /** Sends an already-encoded OTLP request holding `items` items (encoding-span-processor.ts). */
+  exportEncoded(bytes: Uint8Array, items: number, resultCallback: (result: ExportResult) => void): void {
+    if (this.closed) {
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error('exporter is shut down') });
+      return;
+    }
     const p = exportThread
-      .send(this.channel, bytes, items.length)
+      .send(this.channel, bytes, items)
       .then(resultCallback)
       .catch((err: unknown) => diag.warn(`OTLP export result handler failed: ${String(err)}`))
       .finally(() => this.inflight.delete(p));

@@ -13,7 +13,8 @@ import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, type BatchSpanProcessorOptions, type ReadableSpan, type Span, type SpanExporter } from '@opentelemetry/sdk-trace';
 import client from 'prom-client';
-import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../signals/index.ts';
+import { SPAN_BATCH, SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../signals/index.ts';
+import { EncodingBatchSpanProcessor, type EncodedSpanSink, type EncodingProcessorOptions } from './encoding-span-processor.ts';
 import { ThreadedOtlpExporter, type ThreadedExporterOptions } from './export-thread.ts';
 import { registry } from './metrics.ts';
 
@@ -47,8 +48,23 @@ export type OtlpExporterOptions = ThreadedExporterOptions;
  * OTLP/HTTP protobuf span exporter: serialized here with the stock serializer (the encoded bytes
  * are counted for the storage projection), sent from the export thread (export-thread.ts).
  */
-export function createOtlpSpanExporter(options: OtlpExporterOptions = {}): SpanExporter {
+export function createOtlpSpanExporter(options: OtlpExporterOptions = {}): SpanExporter & EncodedSpanSink {
   return new ThreadedOtlpExporter<ReadableSpan>('TRACES', ProtobufTraceSerializer, options, (n) => exportCounters().bytes.inc(n));
+}
+
+/**
+ * The service's span pipeline: spans encoded as they end (encoding-span-processor.ts) and sent by
+ * the threaded OTLP/HTTP protobuf exporter, with the telemetry-health counters.
+ */
+export function createOtlpSpanProcessor(options: OtlpExporterOptions = {}, limits: EncodingProcessorOptions = SPAN_BATCH): EncodingBatchSpanProcessor {
+  const c = exportCounters();
+  return new EncodingBatchSpanProcessor(createOtlpSpanExporter(options), {
+    started: () => c.started.inc(),
+    exported: (n) => c.exported.inc(n),
+    dropped: (n) => c.dropped.inc(n),
+    exportFailed: () => c.errors.inc(),
+    bytes: (n) => c.bytes.inc(n),
+  }, limits);
 }
 
 /** OTLP/HTTP protobuf log record exporter, sent from the export thread like the spans. */

@@ -14,8 +14,8 @@ import {
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { DEFAULT_ENVIRONMENT, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
-import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter } from './exporter.ts';
+import { DEFAULT_ENVIRONMENT, LOG_BATCH, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
+import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
 import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createSampler, isDeploymentEnvironment, rootRatioOf } from './sampler.ts';
@@ -90,10 +90,14 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
   const sampler = opts.sampler ?? createSampler(environment, env);
 
   // Traces.
+  // The default (OTLP protobuf, batched) encodes each span as it ends; a given exporter or the
+  // simple processor (tests) goes through the stock processors.
+  const otlpDefault = opts.spanExporter === undefined && env.OTEL_TRACES_EXPORTER !== 'none';
   const rawExporter =
-    opts.spanExporter !== undefined ? opts.spanExporter : env.OTEL_TRACES_EXPORTER === 'none' ? null : createOtlpSpanExporter();
+    opts.spanExporter !== undefined ? opts.spanExporter : !otlpDefault ? null : opts.spanProcessor === 'simple' ? createOtlpSpanExporter() : null;
   const spanProcessors: SpanProcessor[] = [];
-  if (rawExporter) {
+  if (otlpDefault && opts.spanProcessor !== 'simple') spanProcessors.push(createOtlpSpanProcessor());
+  else if (rawExporter) {
     const exporter = new CountingSpanExporter(rawExporter);
     spanProcessors.push(
       opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...SPAN_BATCH }),
@@ -109,7 +113,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
     logProcessors.push(
       opts.logProcessor === 'simple'
         ? new SimpleLogRecordProcessor({ exporter: logExporter })
-        : new BatchLogRecordProcessor({ exporter: logExporter, ...SPAN_BATCH }),
+        : new BatchLogRecordProcessor({ exporter: logExporter, ...LOG_BATCH }),
     );
   }
   const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });

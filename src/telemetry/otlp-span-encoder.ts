@@ -1,0 +1,469 @@
+// OTLP/protobuf encoding of finished spans, one span at a time, as each one ends.
+//
+// The stock path (BatchSpanProcessor + ProtobufTraceSerializer) keeps every sampled span object
+// alive in a queue until its batch is due, then encodes the whole batch in two passes (a size
+// estimate, then the write) on the event loop: with 512 spans that is a pause of milliseconds,
+// and the queued spans survive scavenges. Here each span is written into its batch's buffer
+// when it ends (one pass, no per-id allocation) and can then be collected; a batch is only
+// framed (resource, scopes) when it is sent.
+//
+// The bytes are the ones the stock serializer produces for the same spans (same fields, order
+// and varint encoding: test/otlp-span-encoder.test.ts compares them byte for byte), so the
+// receiving side cannot tell the difference.
+import type { AttributeValue, Attributes, HrTime } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+
+type Scope = ReadableSpan['instrumentationScope'] & { attributes?: Attributes; droppedAttributesCount?: number };
+type Resource = ReadableSpan['resource'];
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+
+const SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK = 0x100;
+const SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK = 0x200;
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+
+function varintSize(v: number): number {
+  if (v < 0) return 10;
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  if (v <= 0xffffffff) return 5;
+  let n = 5;
+  let high = Math.floor(v / 0x100000000);
+  while (high > 0 && n < 10) {
+    n++;
+    high = Math.floor(high / 128);
+  }
+  return n;
+}
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return c - 55;
+}
+
+/** A growable protobuf writer: nested lengths reserve one byte and move the body when longer. */
+export class ProtoBuffer {
+  buf: Uint8Array;
+  pos = 0;
+  private view: DataView;
+  private readonly textEncoder = new TextEncoder();
+
+  constructor(size = 16 * 1024) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    const b = this.buf;
+    if (value >= 0 && value <= 0xffffffff) {
+      let v = value >>> 0;
+      while (v > 127) {
+        b[this.pos++] = (v & 127) | 128;
+        v >>>= 7;
+      }
+      b[this.pos++] = v;
+      return;
+    }
+    // 64-bit two's complement, as the stock writer does it.
+    let low: number;
+    let high: number;
+    if (value >= 0) {
+      low = value >>> 0;
+      high = (value / 4294967296) >>> 0;
+    } else {
+      const abs = Math.abs(value);
+      low = ~(abs >>> 0) >>> 0;
+      high = ~((abs / 4294967296) >>> 0) >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    while (high > 0 || low > 127) {
+      b[this.pos++] = (low & 127) | 128;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    b[this.pos++] = low & 127;
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  /** Starts a length-delimited body; returns the position of its length. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Ends the body begun at `at`: writes its length there, moving the body if it needs more bytes. */
+  end(at: number): void {
+    const len = this.pos - at - 1;
+    const size = varintSize(len);
+    if (size > 1) {
+      this.ensure(size - 1);
+      this.buf.copyWithin(at + size, at + 1, this.pos);
+      this.pos += size - 1;
+    }
+    const b = this.buf;
+    let v = len;
+    let p = at;
+    while (v > 127) {
+      b[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    b[p] = v;
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4);
+    const v = value >>> 0;
+    const b = this.buf;
+    b[this.pos++] = v & 255;
+    b[this.pos++] = (v >>> 8) & 255;
+    b[this.pos++] = (v >>> 16) & 255;
+    b[this.pos++] = (v >>> 24) & 255;
+  }
+
+  fixed64(low: number, high: number): void {
+    this.fixed32(low);
+    this.fixed32(high);
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+  }
+
+  /** HrTime as fixed64 nanoseconds (the stock arithmetic, no BigInt). */
+  hrTime(t: HrTime): void {
+    const seconds = t[0];
+    const nanos = t[1];
+    const lower16 = (seconds & 0xffff) * 1e9;
+    const upper = ((seconds / 0x10000) >>> 0) * 1e9;
+    const lowSum = (lower16 >>> 0) + (((upper & 0xffff) * 0x10000) >>> 0) + nanos;
+    const high = Math.floor(lower16 / 4294967296) + ((upper / 0x10000) >>> 0) + Math.floor(lowSum / 4294967296);
+    this.fixed64(lowSum >>> 0, high >>> 0);
+  }
+
+  /** A length-delimited string field body (UTF-8). */
+  string(s: string): void {
+    const len = s.length;
+    this.ensure(len * 3 + 5);
+    const at = this.pos++;
+    const b = this.buf;
+    let p = this.pos;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) break;
+      b[p++] = c;
+    }
+    if (i < len) p = this.pos + this.textEncoder.encodeInto(s, b.subarray(this.pos)).written;
+    this.pos = p;
+    this.end(at);
+  }
+
+  bytes(v: Uint8Array): void {
+    this.varint(v.length);
+    this.ensure(v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+  }
+
+  /** A hex id (trace or span id) as a bytes field body. */
+  hexId(hex: string): void {
+    const n = hex.length >>> 1;
+    this.varint(n);
+    this.ensure(n);
+    const b = this.buf;
+    for (let i = 0; i < hex.length; i += 2) b[this.pos++] = (hexNibble(hex.charCodeAt(i)) << 4) | hexNibble(hex.charCodeAt(i + 1));
+  }
+
+  /** Appends raw bytes. */
+  raw(v: Uint8Array): void {
+    this.ensure(v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+  }
+}
+
+function writeAnyValue(w: ProtoBuffer, value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+      w.tag(1, WIRE_LEN);
+      w.string(value);
+      return;
+    case 'boolean':
+      w.tag(2, WIRE_VARINT);
+      w.varint(value ? 1 : 0);
+      return;
+    case 'number':
+      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+        w.tag(3, WIRE_VARINT);
+        w.varint(value);
+      } else {
+        w.tag(4, WIRE_FIXED64);
+        w.double(value);
+      }
+      return;
+    default:
+      break;
+  }
+  if (value instanceof Uint8Array) {
+    w.tag(7, WIRE_LEN);
+    w.bytes(value);
+  } else if (Array.isArray(value)) {
+    w.tag(5, WIRE_LEN);
+    const arr = w.begin();
+    for (const item of value) {
+      w.tag(1, WIRE_LEN);
+      const at = w.begin();
+      writeAnyValue(w, item);
+      w.end(at);
+    }
+    w.end(arr);
+  } else if (typeof value === 'object' && value !== null) {
+    w.tag(6, WIRE_LEN);
+    const list = w.begin();
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      if (!Object.hasOwn(obj, k)) continue;
+      w.tag(1, WIRE_LEN);
+      const kv = w.begin();
+      w.tag(1, WIRE_LEN);
+      w.string(k);
+      w.tag(2, WIRE_LEN);
+      const at = w.begin();
+      writeAnyValue(w, obj[k]);
+      w.end(at);
+      w.end(kv);
+    }
+    w.end(list);
+  }
+}
+
+/** Repeated KeyValue `field` (an attribute whose value is undefined is written with an empty value, as the stock serializer does). */
+function writeAttributes(w: ProtoBuffer, attributes: Attributes, field: number): void {
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    w.tag(field, WIRE_LEN);
+    const kv = w.begin();
+    w.tag(1, WIRE_LEN);
+    w.string(key);
+    w.tag(2, WIRE_LEN);
+    const at = w.begin();
+    writeAnyValue(w, attributes[key] as AttributeValue | undefined);
+    w.end(at);
+    w.end(kv);
+  }
+}
+
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  return (traceFlags & 0xff) | SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | (isRemote ? SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK : 0);
+}
+
+/** Appends `span` as field 2 (ScopeSpans.spans) of the scope buffer `w`. */
+export function writeSpan(w: ProtoBuffer, span: ReadableSpan): void {
+  w.tag(2, WIRE_LEN);
+  const at = w.begin();
+  const ctx = span.spanContext();
+  w.tag(1, WIRE_LEN);
+  w.hexId(ctx.traceId);
+  w.tag(2, WIRE_LEN);
+  w.hexId(ctx.spanId);
+  const traceState = ctx.traceState?.serialize();
+  if (traceState) {
+    w.tag(3, WIRE_LEN);
+    w.string(traceState);
+  }
+  const parent = span.parentSpanContext;
+  if (parent?.spanId) {
+    w.tag(4, WIRE_LEN);
+    w.hexId(parent.spanId);
+  }
+  w.tag(5, WIRE_LEN);
+  w.string(span.name);
+  const kind = (span.kind as number | null | undefined) == null ? 0 : span.kind + 1;
+  if (kind !== 0) {
+    w.tag(6, WIRE_VARINT);
+    w.varint(kind);
+  }
+  w.tag(7, WIRE_FIXED64);
+  w.hrTime(span.startTime);
+  w.tag(8, WIRE_FIXED64);
+  w.hrTime(span.endTime);
+  if (span.attributes) writeAttributes(w, span.attributes, 9);
+  w.tag(10, WIRE_VARINT);
+  w.varint(span.droppedAttributesCount);
+  for (const event of span.events) {
+    w.tag(11, WIRE_LEN);
+    const ev = w.begin();
+    w.tag(1, WIRE_FIXED64);
+    w.hrTime(event.time);
+    w.tag(2, WIRE_LEN);
+    w.string(event.name);
+    if (event.attributes) writeAttributes(w, event.attributes, 3);
+    w.tag(4, WIRE_VARINT);
+    w.varint(event.droppedAttributesCount || 0);
+    w.end(ev);
+  }
+  w.tag(12, WIRE_VARINT);
+  w.varint(span.droppedEventsCount);
+  for (const link of span.links) {
+    w.tag(13, WIRE_LEN);
+    const lk = w.begin();
+    const lc = link.context;
+    w.tag(1, WIRE_LEN);
+    w.hexId(lc.traceId);
+    w.tag(2, WIRE_LEN);
+    w.hexId(lc.spanId);
+    const lts = lc.traceState?.serialize();
+    if (lts) {
+      w.tag(3, WIRE_LEN);
+      w.string(lts);
+    }
+    if (link.attributes) writeAttributes(w, link.attributes, 4);
+    w.tag(5, WIRE_VARINT);
+    w.varint(link.droppedAttributesCount || 0);
+    w.tag(6, WIRE_FIXED32);
+    w.fixed32(spanFlags(lc.traceFlags, lc.isRemote));
+    w.end(lk);
+  }
+  w.tag(14, WIRE_VARINT);
+  w.varint(span.droppedLinksCount);
+  w.tag(15, WIRE_LEN);
+  const st = w.begin();
+  if (span.status.message) {
+    w.tag(2, WIRE_LEN);
+    w.string(span.status.message);
+  }
+  w.tag(3, WIRE_VARINT);
+  w.varint(span.status.code);
+  w.end(st);
+  w.tag(16, WIRE_FIXED32);
+  w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
+  w.end(at);
+}
+
+function writeScope(w: ProtoBuffer, scope: Scope): void {
+  w.tag(1, WIRE_LEN);
+  const at = w.begin();
+  w.tag(1, WIRE_LEN);
+  w.string(scope.name);
+  if (scope.version) {
+    w.tag(2, WIRE_LEN);
+    w.string(scope.version);
+  }
+  if (scope.attributes) writeAttributes(w, scope.attributes, 3);
+  if (scope.droppedAttributesCount) {
+    w.tag(4, WIRE_VARINT);
+    w.varint(scope.droppedAttributesCount);
+  }
+  w.end(at);
+}
+
+class ScopeChunk {
+  readonly scope: Scope;
+  readonly spans = new ProtoBuffer();
+  constructor(scope: Scope) {
+    this.scope = scope;
+  }
+}
+
+/**
+ * One batch being filled: spans are encoded as they are added, grouped by resource and
+ * instrumentation scope in order of first appearance (as the stock serializer groups them).
+ */
+export class EncodedBatch {
+  private readonly groups = new Map<Resource, Map<Scope, ScopeChunk>>();
+  private lastResource: Resource | undefined;
+  private lastScope: Scope | undefined;
+  private lastChunk: ScopeChunk | undefined;
+  count = 0;
+
+  add(span: ReadableSpan): void {
+    const resource = span.resource;
+    const scope = span.instrumentationScope as Scope;
+    let chunk = this.lastChunk;
+    if (chunk === undefined || scope !== this.lastScope || resource !== this.lastResource) {
+      let scopes = this.groups.get(resource);
+      if (!scopes) this.groups.set(resource, (scopes = new Map()));
+      chunk = scopes.get(scope);
+      if (!chunk) scopes.set(scope, (chunk = new ScopeChunk(scope)));
+      this.lastResource = resource;
+      this.lastScope = scope;
+      this.lastChunk = chunk;
+    }
+    const before = chunk.spans.pos;
+    try {
+      writeSpan(chunk.spans, span);
+    } catch (err) {
+      chunk.spans.pos = before; // never leave half a span in the batch
+      throw err;
+    }
+    this.count++;
+  }
+
+  /** The resources of this batch (for async resource attributes to settle before `finish`). */
+  resources(): Resource[] {
+    return [...this.groups.keys()];
+  }
+
+  /** The ExportTraceServiceRequest bytes of this batch. */
+  finish(): Uint8Array {
+    let size = 0;
+    for (const scopes of this.groups.values()) for (const c of scopes.values()) size += c.spans.pos + 256;
+    const w = new ProtoBuffer(size + 4096);
+    for (const [resource, scopes] of this.groups) {
+      w.tag(1, WIRE_LEN);
+      const rs = w.begin();
+      w.tag(1, WIRE_LEN);
+      const r = w.begin();
+      if (resource.attributes) writeAttributes(w, resource.attributes, 1);
+      w.tag(2, WIRE_VARINT);
+      w.varint(0);
+      w.end(r);
+      for (const chunk of scopes.values()) {
+        w.tag(2, WIRE_LEN);
+        const ss = w.begin();
+        writeScope(w, chunk.scope);
+        w.raw(chunk.spans.buf.subarray(0, chunk.spans.pos));
+        if (chunk.scope.schemaUrl) {
+          w.tag(3, WIRE_LEN);
+          w.string(chunk.scope.schemaUrl);
+        }
+        w.end(ss);
+      }
+      if (resource.schemaUrl) {
+        w.tag(3, WIRE_LEN);
+        w.string(resource.schemaUrl);
+      }
+      w.end(rs);
+    }
+    return w.buf.subarray(0, w.pos);
+  }
+}
