@@ -30,3 +30,28 @@ describe('head-sampling fast path', () => {
     expect(decided.decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
   });
 });
+
+describe('pooled ids', () => {
+  it('gives the SDK valid, distinct W3C ids, also past a refill of the pool', async () => {
+    const { PooledIdGenerator } = await import('../src/telemetry/ids.ts');
+    const gen = new PooledIdGenerator();
+    const traceIds = new Set<string>();
+    const spanIds = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      const t = gen.generateTraceId();
+      const s = gen.generateSpanId();
+      expect(t).toMatch(/^[0-9a-f]{32}$/);
+      expect(s).toMatch(/^[0-9a-f]{16}$/);
+      expect(t).not.toBe('0'.repeat(32));
+      expect(s).not.toBe('0'.repeat(16));
+      traceIds.add(t);
+      spanIds.add(s);
+    }
+    expect(traceIds.size).toBe(10_000);
+    expect(spanIds.size).toBe(10_000);
+    // Bits are uniform enough for ratio sampling: the high nibble of trace ids below 8 about half the time.
+    const low = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
+    expect(low).toBeGreaterThan(4500);
+    expect(low).toBeLessThan(5500);
+  });
+});

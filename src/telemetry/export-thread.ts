@@ -1,5 +1,5 @@
-// OTLP export on its own thread. The main thread only serializes a batch (the stock protobuf
-// serializers); the HTTP POST, retries and timeouts run in a worker thread
+// OTLP export on its own thread. The main thread only encodes (spans as they end:
+// encoding-span-processor.ts; log batches with the stock serializer); the HTTP POST, retries and timeouts run in a worker thread
 // (export-thread-worker.ts) with the stock OTLP/HTTP delegate.
 //
 // Why: the export's network I/O, retries and timeouts against a slow or failing collector stay

@@ -1,9 +1,11 @@
 // Span export that can fail without hurting the service, and says so in metrics.
 //
-// - createOtlpSpanExporter / createOtlpLogExporter: OTLP/HTTP protobuf, serialized on this thread
-//   by the stock serializers (span bytes counted in otel_span_export_bytes_total, the input of the
-//   storage projection) and sent by the stock OTLP/HTTP delegate on the export thread
+// - createOtlpSpanProcessor: the service's span pipeline: spans encoded to OTLP protobuf as they
+//   end (encoding-span-processor.ts; bytes counted in otel_span_export_bytes_total, the input of
+//   the storage projection) and sent by the stock OTLP/HTTP delegate on the export thread
 //   (export-thread.ts), off the event loop that serves requests.
+// - createOtlpSpanExporter / createOtlpLogExporter: the same transport behind the stock exporter
+//   interface, a batch serialized on this thread by the stock serializers.
 // - CountingSpanExporter: wraps any exporter, counts exported / failed spans, never throws.
 // - CountingBatchSpanProcessor: a BatchSpanProcessor that counts the spans it drops when its
 //   bounded queue (SPAN_BATCH.maxQueueSize) is full, so memory stays bounded and loss is visible.

@@ -10,7 +10,6 @@
 // - observes http_server_request_duration_seconds for every request, sampled or not (metrics
 //   are never sampled), with a trace_id exemplar when the span is sampled.
 // Authorization and cookie headers are never read into telemetry; URLs are redacted.
-import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
   context,
@@ -44,6 +43,7 @@ import {
   type RouteClass,
 } from '../signals/index.ts';
 import { fastHistogram, type FastHistogram, type HistogramSeries } from './http-metric.ts';
+import { randomSpanId, randomTraceId } from './ids.ts';
 import { redactString } from './redact.ts';
 import { HEAD_SAMPLED_CONTEXT } from './sampler.ts';
 import { telemetryState } from './state.ts';
@@ -198,22 +198,8 @@ export function getServerSpan(request: FastifyRequest): Span | undefined {
   return stateOf(request)?.span;
 }
 
-// Random trace and span ids for requests that are not sampled: one CSPRNG read and one hex
-// conversion per 4096 requests; each id is a slice of that string (no per-id conversion).
-const POOL_IDS = 4096;
-const ID_HEX = 48; // 16-byte trace id + 8-byte span id, as hex
-let idHex = '';
-let idOffset = 0;
-
 function unsampledRootSpan(): Span {
-  if (idOffset === idHex.length) {
-    idHex = randomBytes(POOL_IDS * (ID_HEX / 2)).toString('hex');
-    idOffset = 0;
-  }
-  const traceId = idHex.slice(idOffset, idOffset + 32);
-  const spanId = idHex.slice(idOffset + 32, idOffset + ID_HEX);
-  idOffset += ID_HEX;
-  return trace.wrapSpanContext(new UnsampledSpanContext(traceId, spanId));
+  return trace.wrapSpanContext(new UnsampledSpanContext(randomTraceId(), randomSpanId()));
 }
 
 function traceparentOf(span: Span): string {

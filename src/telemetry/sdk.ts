@@ -16,6 +16,7 @@ import {
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_ENVIRONMENT, LOG_BATCH, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
 import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
+import { PooledIdGenerator } from './ids.ts';
 import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createSampler, isDeploymentEnvironment, rootRatioOf } from './sampler.ts';
@@ -103,7 +104,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
       opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...SPAN_BATCH }),
     );
   }
-  const tracerProvider = new TracerProvider({ resource, sampler, spanProcessors });
+  const tracerProvider = new TracerProvider({ resource, sampler, spanProcessors, idGenerator: new PooledIdGenerator() });
 
   // Logs (pino lines are bridged in logger.ts; winston by instrumentation-winston).
   const logExporter =
