@@ -817,6 +817,20 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
 
 // CLI -----------------------------------------------------------------------------------------
 
+/**
+ * The file `--write` leaves: the new report in place of the file's first generated section, and
+ * everything from the first separator line (`---`: further runs) or `## Not generated` heading
+ * (hand-written notes) kept as it was. A file without either is replaced whole.
+ */
+export function mergeReport(existing: string | undefined, report: string): { text: string; keptLines: number } {
+  if (existing === undefined) return { text: report, keptLines: 0 };
+  const lines = existing.split('\n');
+  const at = lines.findIndex((l) => l === '---' || l.startsWith('## Not generated'));
+  if (at < 0) return { text: report, keptLines: 0 };
+  const tail = lines.slice(at);
+  return { text: `${report.replace(/\n+$/, '')}\n\n${tail.join('\n')}`, keptLines: tail.length };
+}
+
 export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
   const quick = argv.includes('--quick');
   const val = (name: string): string | undefined => {
@@ -866,8 +880,9 @@ async function main(): Promise<void> {
   const command = `npm run bench:overhead${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   if (json) writeFileSync(json, JSON.stringify({ result, rows }, null, 2));
   if (write) {
-    writeFileSync(write, markdown(result, rows, command));
-    console.log(`wrote ${write}`);
+    const { text, keptLines } = mergeReport(existsSync(write) ? readFileSync(write, 'utf8') : undefined, markdown(result, rows, command));
+    writeFileSync(write, text);
+    console.log(`wrote ${write}${keptLines ? ` (its first section; the ${keptLines} lines from its first "---" or "## Not generated" on are kept)` : ''}`);
   }
   console.log(`done in ${result.elapsedSeconds.toFixed(0)} s`);
 }

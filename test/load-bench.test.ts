@@ -7,7 +7,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { claims, parseArgs, runBench, summarize, table, type BenchResult, type Trial } from '../bench/overhead.ts';
+import { claims, mergeReport, parseArgs, runBench, summarize, table, type BenchResult, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -180,6 +180,20 @@ describe('bench reporting', () => {
     // Rounds 0 and 2 only: +20 and +20 µs.
     expect(full?.cpuAddedUs?.diff).toBeCloseTo(20, 10);
     expect(full?.problems).toContain('round 2 failed: AbortError: This operation was aborted');
+  });
+});
+
+describe('bench report file', () => {
+  it('replaces only the first generated section of an existing report: later runs and the notes are kept', () => {
+    const existing = ['# Instrumentation overhead benchmark', 'old run', '| a |', '|---|', '', '---', '', '# Second run', 'kept run', '', '## Not generated: notes', 'hand-written'].join('\n');
+    const merged = mergeReport(existing, '# Instrumentation overhead benchmark\nnew run\n');
+    expect(merged.text).toBe(['# Instrumentation overhead benchmark', 'new run', '', '---', '', '# Second run', 'kept run', '', '## Not generated: notes', 'hand-written'].join('\n'));
+    expect(merged.keptLines).toBe(7);
+    // Notes right after the report, no second run.
+    expect(mergeReport('old\n\n## Not generated: notes\nmine', 'new\n').text).toBe('new\n\n## Not generated: notes\nmine');
+    // Nothing to keep: a new file, or one that is all generated.
+    expect(mergeReport(undefined, 'new\n')).toEqual({ text: 'new\n', keptLines: 0 });
+    expect(mergeReport('old report only\n|---|\n', 'new\n')).toEqual({ text: 'new\n', keptLines: 0 });
   });
 });
 

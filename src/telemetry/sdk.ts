@@ -94,15 +94,16 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
   // The default (OTLP protobuf, batched) encodes each span as it ends; a given exporter or the
   // simple processor (tests) goes through the stock processors.
   const otlpDefault = opts.spanExporter === undefined && env.OTEL_TRACES_EXPORTER !== 'none';
-  const rawExporter =
-    opts.spanExporter !== undefined ? opts.spanExporter : !otlpDefault ? null : opts.spanProcessor === 'simple' ? createOtlpSpanExporter() : null;
   const spanProcessors: SpanProcessor[] = [];
   if (otlpDefault && opts.spanProcessor !== 'simple') spanProcessors.push(createOtlpSpanProcessor());
-  else if (rawExporter) {
-    const exporter = new CountingSpanExporter(rawExporter);
-    spanProcessors.push(
-      opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...SPAN_BATCH }),
-    );
+  else {
+    const rawExporter = opts.spanExporter ?? (otlpDefault ? createOtlpSpanExporter() : null);
+    if (rawExporter) {
+      const exporter = new CountingSpanExporter(rawExporter);
+      spanProcessors.push(
+        opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...SPAN_BATCH }),
+      );
+    }
   }
   const tracerProvider = new TracerProvider({ resource, sampler, spanProcessors, idGenerator: new PooledIdGenerator() });
 
