@@ -44,7 +44,7 @@ import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitFor, w
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
-import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
@@ -510,6 +510,20 @@ export interface BenchResult {
   startedAt: string;
   elapsedSeconds: number;
   loadAverage: { start: number; end: number };
+  /** Steal time of the services' CPU, % of its time: over the run and per round. */
+  steal?: { run: number; rounds: number[] };
+}
+
+function serverCpuSteal(opts: BenchOptions): { steal: number; total: number } | undefined {
+  try {
+    return parseProcStatSteal(readFileSync('/proc/stat', 'utf8'), `cpu${opts.serverCpu}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function stealPercent(a: { steal: number; total: number } | undefined, b: { steal: number; total: number } | undefined): number {
+  return a && b && b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : Number.NaN;
 }
 
 /** Runs the benchmark; starts and stops everything it needs. */
@@ -517,6 +531,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const started = Date.now();
   const load0 = loadavg()[0] ?? 0;
+  const steal0 = serverCpuSteal(opts);
+  const stealRounds: number[] = [];
   const wrk = requireBinary('wrk', 'apt-get install -y wrk');
   const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
   // The harness (this process, and s3rver and Redis which inherit it) runs on the load
@@ -581,6 +597,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         log(`${dead}; restarting it`);
         await s3.restart();
       }
+      const roundSteal0 = serverCpuSteal(opts);
       // Every variant of the round as a fresh process, all alive for the round.
       const services: { variant: Variant; svc: Service }[] = [];
       try {
@@ -605,6 +622,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       } finally {
         for (const { svc } of services) await svc.stop();
       }
+      const st = stealPercent(roundSteal0, serverCpuSteal(opts));
+      stealRounds.push(st);
+      if (Number.isFinite(st)) log(`round ${round + 1}/${opts.rounds}: ${st.toFixed(1)} % steal on CPU ${opts.serverCpu}`);
     }
   } finally {
     if (trials.some((t) => t.failed || t.problems.length > 0)) log(`service logs kept in ${keepLogs(dir.path)}`);
@@ -621,6 +641,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     startedAt: new Date(started).toISOString(),
     elapsedSeconds: (Date.now() - started) / 1000,
     loadAverage: { start: load0, end: loadavg()[0] ?? 0 },
+    ...(steal0 ? { steal: { run: stealPercent(steal0, serverCpuSteal(opts)), rounds: stealRounds } } : {}),
   };
 }
 
@@ -782,6 +803,11 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} (services pinned to CPU ${o.serverCpu}; wrk, s3rver, Redis, the S3 delay proxy and the OTLP sinks on CPU ${o.loadCpu})`,
     `- Kernel: Linux ${release()}`,
     `- Load average (1 min) at the start and end of the run: ${result.loadAverage.start.toFixed(2)} and ${result.loadAverage.end.toFixed(2)} (other work shared these ${cpus().length} cores; CPU per request is the figure least affected by it)`,
+    ...(result.steal && Number.isFinite(result.steal.run)
+      ? [
+          `- Steal time of CPU ${result.options.serverCpu} (the hypervisor running other guests while the services had work): ${result.steal.run.toFixed(1)} % over the run; per round ${result.steal.rounds.map((r) => (Number.isFinite(r) ? r.toFixed(1) : '?')).join(', ')} %`,
+        ]
+      : []),
     ...Object.entries(v).map(([k, val]) => `- ${k}: ${val}`),
     '',
     '## Method',

@@ -167,6 +167,19 @@ export function parseProcStatCpuSeconds(stat: string, ticksPerSecond = 100): num
   return (utime + stime) / ticksPerSecond;
 }
 
+/**
+ * Steal and total ticks of one CPU (`cpuN`) or all (`cpu`) from /proc/stat: steal is time the
+ * hypervisor ran something else while this virtual CPU had work.
+ */
+export function parseProcStatSteal(procStat: string, cpu: string): { steal: number; total: number } {
+  const line = procStat.split('\n').find((l) => l.startsWith(`${cpu} `));
+  if (!line) throw new Error(`/proc/stat has no "${cpu}" line`);
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
+  if (f.length < 8 || f.slice(0, 8).some((n) => !Number.isFinite(n))) throw new Error(`unparseable /proc/stat line: ${line}`);
+  return { steal: f[7]!, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
+}
+
 /** Sums the `_count` samples of a histogram in Prometheus/OpenMetrics text whose labels match all of `labels`. */
 export function histogramCount(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
   let total: number | undefined;

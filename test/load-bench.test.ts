@@ -16,6 +16,7 @@ import {
   pairedDifference,
   pairedRatio,
   parseProcStatCpuSeconds,
+  parseProcStatSteal,
   parseWrk,
   percentile,
   stddev,
@@ -91,6 +92,14 @@ describe('bench parsers', () => {
   it('reads utime + stime from /proc/<pid>/stat even when the command name has spaces and parentheses', () => {
     const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 11 0 100 0 0';
     expect(parseProcStatCpuSeconds(stat)).toBeCloseTo(3.25, 10);
+  });
+
+  it('reads one CPU\'s steal and total ticks from /proc/stat, and refuses a missing or malformed line', () => {
+    const stat = ['cpu  3977312 0 985806 5097519 21359 0 285087 36870 0 0', 'cpu0 1164819 0 551219 3305335 9094 0 99564 24082 0 0', 'cpu1 2812493 0 434586 1792183 12265 0 185523 12788 0 0', 'intr 1 2 3'].join('\n');
+    expect(parseProcStatSteal(stat, 'cpu1')).toEqual({ steal: 12788, total: 2812493 + 434586 + 1792183 + 12265 + 185523 + 12788 });
+    expect(parseProcStatSteal(stat, 'cpu').steal).toBe(36870);
+    expect(() => parseProcStatSteal(stat, 'cpu7')).toThrow('no "cpu7" line');
+    expect(() => parseProcStatSteal('cpu1 1 2 3', 'cpu1')).toThrow('unparseable');
   });
 
   it('sums a histogram _count over the series whose labels match', () => {
