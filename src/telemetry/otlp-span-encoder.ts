@@ -26,20 +26,13 @@ const SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK = 0x200;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 
+/** Bytes of the varint of a length (lengths are below 2^32). */
 function varintSize(v: number): number {
-  if (v < 0) return 10;
   if (v < 0x80) return 1;
   if (v < 0x4000) return 2;
   if (v < 0x200000) return 3;
   if (v < 0x10000000) return 4;
-  if (v <= 0xffffffff) return 5;
-  let n = 5;
-  let high = Math.floor(v / 0x100000000);
-  while (high > 0 && n < 10) {
-    n++;
-    high = Math.floor(high / 128);
-  }
-  return n;
+  return 5;
 }
 
 function hexNibble(c: number): number {
@@ -58,10 +51,6 @@ export class ProtoBuffer {
   constructor(size = 16 * 1024) {
     this.buf = new Uint8Array(size);
     this.view = new DataView(this.buf.buffer);
-  }
-
-  reset(): void {
-    this.pos = 0;
   }
 
   ensure(n: number): void {
