@@ -10,7 +10,7 @@
 // The bytes are the ones the stock serializer produces for the same spans (same fields, order
 // and varint encoding: test/otlp-span-encoder.test.ts compares them byte for byte), so the
 // receiving side cannot tell the difference.
-import type { AttributeValue, Attributes, HrTime } from '@opentelemetry/api';
+import type { AttributeValue, Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 type Scope = ReadableSpan['instrumentationScope'] & { attributes?: Attributes; droppedAttributesCount?: number };
@@ -275,11 +275,8 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | (isRemote ? SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK : 0);
 }
 
-/** Appends `span` as field 2 (ScopeSpans.spans) of the scope buffer `w`. */
-export function writeSpan(w: ProtoBuffer, span: ReadableSpan): void {
-  w.tag(2, WIRE_LEN);
-  const at = w.begin();
-  const ctx = span.spanContext();
+/** trace_id, span_id and trace_state: fields 1-3 of both Span and Span.Link. */
+function writeContext(w: ProtoBuffer, ctx: SpanContext): void {
   w.tag(1, WIRE_LEN);
   w.hexId(ctx.traceId);
   w.tag(2, WIRE_LEN);
@@ -289,6 +286,14 @@ export function writeSpan(w: ProtoBuffer, span: ReadableSpan): void {
     w.tag(3, WIRE_LEN);
     w.string(traceState);
   }
+}
+
+/** Appends `span` as field 2 (ScopeSpans.spans) of the scope buffer `w`. */
+export function writeSpan(w: ProtoBuffer, span: ReadableSpan): void {
+  w.tag(2, WIRE_LEN);
+  const at = w.begin();
+  const ctx = span.spanContext();
+  writeContext(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, WIRE_LEN);
@@ -326,15 +331,7 @@ export function writeSpan(w: ProtoBuffer, span: ReadableSpan): void {
     w.tag(13, WIRE_LEN);
     const lk = w.begin();
     const lc = link.context;
-    w.tag(1, WIRE_LEN);
-    w.hexId(lc.traceId);
-    w.tag(2, WIRE_LEN);
-    w.hexId(lc.spanId);
-    const lts = lc.traceState?.serialize();
-    if (lts) {
-      w.tag(3, WIRE_LEN);
-      w.string(lts);
-    }
+    writeContext(w, lc);
     if (link.attributes) writeAttributes(w, link.attributes, 4);
     w.tag(5, WIRE_VARINT);
     w.varint(link.droppedAttributesCount || 0);
