@@ -18,7 +18,6 @@ import { EncodedBatch } from './otlp-span-encoder.ts';
 /** Where encoded batches go (the threaded OTLP exporter implements it). */
 export interface EncodedSpanSink {
   exportEncoded(bytes: Uint8Array, items: number, resultCallback: (result: ExportResult) => void): void;
-  forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -113,8 +112,8 @@ export class EncodingBatchSpanProcessor implements SpanProcessor {
     this.seal();
     const sends: Promise<void>[] = [];
     while (this.sealed.length > 0) sends.push(this.flushOne());
+    // Each send settles when the export thread answers: nothing is left in flight after this.
     await Promise.all(sends);
-    await this.sink.forceFlush();
   }
 
   /** Hands the oldest batch (or the one being filled) to the sink; resolves when it is settled. */
