@@ -6,6 +6,8 @@
 //   baseline     OTEL_SDK_DISABLED=true (our register.ts preloaded, SDK off)
 //   baseline-aa  the same again: the A/A pair that shows the noise floor
 //   production   our telemetry, DEPLOYMENT_ENVIRONMENT=production (ratio SAMPLING_RATIO.production)
+//   unsampled    the same with head sampling ratio 0 (OTEL_TRACES_SAMPLER_ARG=0): what a request
+//                that is not sampled costs (critical routes, uploads, are still sampled)
 //   full         our telemetry at 100 % sampling (OTEL_TRACES_SAMPLER_ARG=1)
 //   stock        bench/stock-register.ts: NodeSDK + instrumentation-http + BatchSpanProcessor
 // The processes are loaded in turn, in short slices (wrk for --slice seconds, default 1), until
@@ -19,7 +21,8 @@
 // http_server_request_duration_seconds _count delta against wrk's request count.
 //
 // Node 24 runs it directly (type stripping): node bench/overhead.ts [--quick] [--rounds N]
-// [--seconds S] [--warmup S] [--slice S] [--variants a,b] [--workloads a,b] [--write docs/benchmarks.md] [--json out.json]
+// [--seconds S] [--warmup S] [--slice S] [--variants a,b] [--workloads a,b] [--node-flags "--flag ..."]
+// [--write docs/benchmarks.md] [--json out.json]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -49,7 +52,7 @@ import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parsePro
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
 
-export const VARIANTS = ['baseline', 'baseline-aa', 'production', 'full', 'stock'] as const;
+export const VARIANTS = ['baseline', 'baseline-aa', 'production', 'unsampled', 'full', 'stock'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const WORKLOADS = ['healthz', 'stream', 'redirect', 'upload'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -61,6 +64,8 @@ export interface BenchOptions {
   warmupSeconds: number;
   /** Length of one load slice: the variants of a round take turns at this granularity. */
   sliceSeconds: number;
+  /** Node/V8 flags given to every variant's process alike (e.g. a fixed young generation). */
+  nodeFlags?: readonly string[];
   connections: number;
   variants: readonly Variant[];
   workloads: readonly Workload[];
@@ -120,6 +125,8 @@ export function variantCommand(variant: Variant): { args: string[]; env: Record<
       return { args: ours, env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
     case 'production':
       return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
+    case 'unsampled':
+      return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_TRACES_SAMPLER_ARG: '0' } };
     case 'full':
       return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_TRACES_SAMPLER_ARG: '1' } };
     case 'stock':
@@ -151,7 +158,7 @@ async function startService(env: Env, variant: Variant, opts: BenchOptions, logN
   const metricsPort = await freePort();
   const cmd = variantCommand(variant);
   const log = openSync(join(env.logDir, `${logName}.log`), 'w');
-  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), process.execPath, ...cmd.args], {
+  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), process.execPath, ...(opts.nodeFlags ?? []), ...cmd.args], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
     env: {
@@ -370,9 +377,12 @@ async function finishTrial(opts: BenchOptions, c: Contender, round: number, work
   // is the server's own count (histogram delta) when it has one; else wrk's, which misses the
   // requests in flight at the edges of the slices.
   const serverSpans = sink1.serverSpans - sink0.serverSpans;
-  if (c.variant === 'full' || c.variant === 'stock' || (c.variant === 'production' && workload === 'upload')) {
+  if (c.variant === 'full' || c.variant === 'stock' || ((c.variant === 'production' || c.variant === 'unsampled') && workload === 'upload')) {
     const [reference, tolerance] = histogramDelta !== undefined ? [histogramDelta, Math.max(2, Math.ceil(histogramDelta * 0.01))] : [wrk.requests, 2 * edge];
     if (Math.abs(serverSpans - reference) > tolerance) problems.push(`${serverSpans} SERVER spans exported for ${reference} requests`);
+  } else if (c.variant === 'unsampled' && serverSpans > 0) {
+    // Ratio 0: a SERVER span on a non-critical route means the head sampling decision leaked.
+    problems.push(`${serverSpans} SERVER spans exported with head sampling ratio 0`);
   }
   const n = Math.max(1, wrk.requests);
   return {
@@ -812,13 +822,14 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '',
     '## Method',
     '',
+    ...(o.nodeFlags?.length ? [`- Every variant's process ran with \`node ${o.nodeFlags.join(' ')}\` (the same V8 settings for all).`] : []),
     `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in an order that rotates every round.`,
     `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up and ${o.seconds} s measured. Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
     `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices.`,
     '- Latency percentiles are the request-weighted means of the slices\' percentiles; throughput is requests over the slices\' duration.',
     `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction; OTLP goes to a local sink per variant that counts spans and discards them.`,
     `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
-    `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
+    `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Unsampled: the same with OTEL_TRACES_SAMPLER_ARG=0 (nothing sampled but the critical routes), so production minus unsampled is what the sampled ${SAMPLING_RATIO.production * 100} % of requests add. Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
     '- Workloads: `healthz` = GET /healthz (the cheapest traced endpoint); `stream` = a proxied 64 KiB range (206); `redirect` = the presigned 302 (wrk does not follow it); `upload` = POST of a 64 KiB file (201, multipart to S3, a queue job).',
     '- A trial that cannot be measured (the service does not start, a preflight request times out, wrk fails) is reported as failed under "Problems seen" and left out of its row and of the pairing; after a trial with problems the run checks s3rver (directly and through the delay proxy) and the service log, and if s3rver has exited it is started again on the same data directory.',
     '- In a closed loop, latency ≈ connections / throughput when the service is CPU-bound (healthz), so P95 and throughput overheads move together there; the S3 workloads are latency-bound.',
@@ -870,8 +881,9 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
     return items;
   };
-  // --quick leaves out the stock reference (the slowest variant to start); name it to include it.
-  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock') : VARIANTS);
+  // --quick leaves out the stock reference (the slowest variant to start) and the unsampled
+  // breakdown; name them to include them.
+  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled') : VARIANTS);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: BenchOptions = {
     rounds: Number(val('--rounds') ?? (quick ? 3 : 5)),
@@ -886,6 +898,12 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     serverCpu: Number(val('--server-cpu') ?? 1),
     loadCpu: Number(val('--load-cpu') ?? 0),
   };
+  const nodeFlags = val('--node-flags')?.split(/\s+/).filter((f) => f !== '');
+  if (nodeFlags !== undefined) {
+    const bad = nodeFlags.find((f) => !f.startsWith('--'));
+    if (bad !== undefined || nodeFlags.length === 0) throw new Error(`--node-flags takes Node options starting with --, e.g. --node-flags "--max-semi-space-size=16" (got "${bad ?? ''}")`);
+    opts.nodeFlags = nodeFlags;
+  }
   for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections, slice: opts.sliceSeconds })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
   }
@@ -903,7 +921,8 @@ async function main(): Promise<void> {
   const rows = summarize(result);
   console.log(`\n${table(rows)}\n`);
   for (const c of claims(rows)) console.log(`${c.result.padEnd(12)} ${c.claim}  ${c.evidence}`);
-  const command = `npm run bench:overhead${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  // Arguments with spaces (--node-flags "...") are quoted, so the printed command reruns as is.
+  const command = `npm run bench:overhead${argv.length ? ` -- ${argv.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}` : ''}`;
   if (json) writeFileSync(json, JSON.stringify({ result, rows }, null, 2));
   if (write) {
     const { text, keptLines } = mergeReport(existsSync(write) ? readFileSync(write, 'utf8') : undefined, markdown(result, rows, command));

@@ -121,6 +121,10 @@ describe('bench parsers', () => {
     expect(q.write).toBeUndefined();
     expect(q.opts.rounds).toBeGreaterThanOrEqual(2);
     expect(q.opts.variants[0]).toBe('baseline');
+    // The quick run leaves out the slow stock reference and the unsampled breakdown; a full run has both.
+    expect(q.opts.variants).not.toContain('stock');
+    expect(q.opts.variants).not.toContain('unsampled');
+    expect(parseArgs([]).opts.variants).toEqual(expect.arrayContaining(['production', 'unsampled', 'full', 'stock']));
     expect(parseArgs([]).write).toMatch(/docs\/benchmarks\.md$/);
     expect(parseArgs(['--variants', 'full']).opts.variants).toEqual(['baseline', 'full']);
     expect(() => parseArgs(['--variants', 'nope'])).toThrow(/unknown/);
@@ -129,6 +133,11 @@ describe('bench parsers', () => {
     expect(parseArgs(['--warmup', '0']).opts.warmupSeconds).toBe(0);
     expect(parseArgs([]).opts.sliceSeconds).toBe(1);
     expect(() => parseArgs(['--slice', '0.5'])).toThrow(/--slice must be a positive integer/);
+    // Node flags go to every variant alike; anything that is not an option is refused.
+    expect(parseArgs([]).opts.nodeFlags).toBeUndefined();
+    expect(parseArgs(['--node-flags', ' --min-semi-space-size=16  --max-semi-space-size=16 ']).opts.nodeFlags).toEqual(['--min-semi-space-size=16', '--max-semi-space-size=16']);
+    expect(() => parseArgs(['--node-flags', '--max-semi-space-size=16 16'])).toThrow(/--node-flags takes Node options starting with --.*got "16"/);
+    expect(() => parseArgs(['--node-flags', ' '])).toThrow(/--node-flags takes Node options/);
   });
 
   it('merges the slices of a phase: counts add up, percentiles are request-weighted, max is the largest', () => {
@@ -249,21 +258,30 @@ describe('bench components', () => {
 });
 
 describe('bench:overhead end to end (one short round, machinery only, no timing assertions)', () => {
-  it('starts s3rver, Redis, the OTLP sink and a baseline and a 100 %-sampled video-api, drives them with wrk and checks the data', async () => {
+  it('starts s3rver, Redis, the OTLP sink and a baseline, an unsampled and a 100 %-sampled video-api, drives them with wrk and checks the data', async () => {
     const result = await runBench({
       ...parseArgs(['--quick']).opts,
       rounds: 1,
       seconds: 2,
       warmupSeconds: 1,
-      variants: ['baseline', 'full'],
+      variants: ['baseline', 'unsampled', 'full'],
       workloads: ['healthz', 'stream'],
+      // Given to every variant alike (a flag Node would refuse makes the services fail to start).
+      nodeFlags: ['--max-semi-space-size=16'],
       pinHarness: false,
       log: () => undefined,
     });
-    expect(result.trials.map((t) => `${t.variant}/${t.workload}`).sort()).toEqual(['baseline/healthz', 'baseline/stream', 'full/healthz', 'full/stream']);
+    expect(result.trials.map((t) => `${t.variant}/${t.workload}`).sort()).toEqual([
+      'baseline/healthz',
+      'baseline/stream',
+      'full/healthz',
+      'full/stream',
+      'unsampled/healthz',
+      'unsampled/stream',
+    ]);
     for (const t of result.trials) {
       expect(t.problems).toEqual([]);
-      // Two 1 s slices each, the two processes taking turns.
+      // Two 1 s slices each, the processes taking turns.
       expect(t.slices).toBe(2);
       expect(t.wrk.requests).toBeGreaterThan(0);
       expect(t.cpuUsPerRequest).toBeGreaterThan(0);
@@ -275,7 +293,11 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     expect(full?.serverSpansPerRequest).toBeGreaterThan(0.9);
     expect(full?.histogramDelta).toBeDefined();
     expect(baseline?.spansPerRequest).toBe(0);
-  }, 90_000);
+    // Head sampling ratio 0: requests counted, no SERVER span exported (the run would list one as a problem).
+    const unsampled = result.trials.find((t) => t.variant === 'unsampled' && t.workload === 'healthz');
+    expect(unsampled?.histogramDelta).toBeGreaterThan(0);
+    expect(unsampled?.serverSpansPerRequest).toBe(0);
+  }, 120_000);
 });
 
 describe('bench/gc-trace.ts parser', () => {
