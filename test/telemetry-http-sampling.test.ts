@@ -139,6 +139,34 @@ describe('the active context inside an unsampled and a sampled root request', ()
   });
 });
 
+describe('the connections of sampled and unsampled requests', () => {
+  it('have one shape: the peer address a sampled request reads is cached on every socket when it connects', async () => {
+    const srv = Fastify();
+    instrumentFastify(srv);
+    srv.get('/socket-keys', async (req) => Object.keys(req.raw.socket));
+    await srv.listen({ port: 0, host: '127.0.0.1' });
+    const port = (srv.server.address() as AddressInfo).port;
+    // A parent's flags decide deterministically: 01 sampled (client.address read), 00 not.
+    const keysWith = (flags: string) =>
+      new Promise<string[]>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () =>
+          sock.write(`GET /socket-keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\ntraceparent: 00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-${flags}\r\n\r\n`),
+        );
+        let raw = '';
+        sock.on('data', (d) => (raw += d));
+        sock.on('end', () => resolve(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as string[]));
+        sock.on('error', reject);
+      });
+    tel.reset();
+    const sampled = await keysWith('01');
+    const unsampled = await keysWith('00');
+    expect(serverSpans('GET /socket-keys')).toHaveLength(1);
+    expect(sampled).toContain('_peername');
+    expect(unsampled).toEqual(sampled);
+    await srv.close();
+  });
+});
+
 describe('requests whose client goes away, sampled or not', () => {
   it('counts every one as 499 in the metric and ends only the sampled spans, as client_aborted', async () => {
     const slow = Fastify();
