@@ -108,7 +108,7 @@ export interface Trial {
 const FLUSH_WAIT_MS = 1300;
 
 /** What to stop if the run is interrupted (SIGINT/SIGTERM): services, sink, proxy, Redis, s3rver. */
-const cleanups = new Set<() => Promise<unknown>>();
+export const cleanups = new Set<() => Promise<unknown>>();
 function onExit<T extends () => Promise<unknown>>(fn: T): T {
   cleanups.add(fn);
   return fn;
@@ -136,14 +136,14 @@ export function variantCommand(variant: Variant): { args: string[]; env: Record<
   }
 }
 
-interface Service {
+export interface Service {
   proc: ChildProcess;
   port: number;
   metricsPort: number;
   stop: () => Promise<void>;
 }
 
-interface Env {
+export interface Env {
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
   redisUrl: string;
   /** One OTLP sink per variant: the variants run side by side, each one's spans must be told apart. */
@@ -153,12 +153,26 @@ interface Env {
   taskset: string;
 }
 
-async function startService(env: Env, variant: Variant, opts: BenchOptions, logName: string, sink: OtlpSink): Promise<Service> {
+/** How to start the service under a tool (bench/instructions.ts: valgrind), and how long it may take. */
+export interface ServiceWrapper {
+  /** Command and arguments put before `node` (after taskset). */
+  prefix: readonly string[];
+  startTimeoutMs: number;
+}
+
+export async function startService(
+  env: Env,
+  variant: Variant,
+  opts: Pick<BenchOptions, 'serverCpu' | 'nodeFlags'>,
+  logName: string,
+  sink: OtlpSink,
+  wrapper?: ServiceWrapper,
+): Promise<Service> {
   const port = await freePort();
   const metricsPort = await freePort();
   const cmd = variantCommand(variant);
   const log = openSync(join(env.logDir, `${logName}.log`), 'w');
-  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), process.execPath, ...(opts.nodeFlags ?? []), ...cmd.args], {
+  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), ...(wrapper?.prefix ?? []), process.execPath, ...(opts.nodeFlags ?? []), ...cmd.args], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
     env: {
@@ -185,8 +199,8 @@ async function startService(env: Env, variant: Variant, opts: BenchOptions, logN
   closeSync(log);
   const stop = () => stopProcess(proc);
   try {
-    await waitForPort(port, 30_000, proc);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 15_000, `${variant} /healthz`);
+    await waitForPort(port, wrapper?.startTimeoutMs ?? 30_000, proc);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, wrapper?.startTimeoutMs ?? 15_000, `${variant} /healthz`);
   } catch (err) {
     await stop();
     const out = existsSync(join(env.logDir, `${logName}.log`)) ? readFileSync(join(env.logDir, `${logName}.log`), 'utf8').slice(-4000) : '';
@@ -218,7 +232,7 @@ async function scrape(metricsPort: number): Promise<string> {
   }
 }
 
-interface WorkloadRun {
+export interface WorkloadRun {
   plan: RequestPlan;
   /** Route and status the histogram delta is read for. */
   route: string;
@@ -226,7 +240,7 @@ interface WorkloadRun {
   bodyFile?: string;
 }
 
-function workloadRun(workload: Workload, ctx: LoadContext, bodyFile: string): WorkloadRun {
+export function workloadRun(workload: Workload, ctx: LoadContext, bodyFile: string): WorkloadRun {
   switch (workload) {
     case 'healthz':
       return { plan: healthz(), route: '/healthz', status: '200' };
@@ -537,18 +551,28 @@ function stealPercent(a: { steal: number; total: number } | undefined, b: { stea
 }
 
 /** Runs the benchmark; starts and stops everything it needs. */
-export async function runBench(opts: BenchOptions): Promise<BenchResult> {
-  const log = opts.log ?? ((l: string) => console.log(l));
-  const started = Date.now();
-  const load0 = loadavg()[0] ?? 0;
-  const steal0 = serverCpuSteal(opts);
-  const stealRounds: number[] = [];
+/** The components every bench run needs, started, and the test video uploaded once. */
+export interface BenchEnv {
+  env: Env;
+  s3: BenchS3;
+  dir: { path: string };
+  ctx: LoadContext;
+  /** The upload workload's body (BENCH_UPLOAD_BYTES). */
+  bodyFile: string;
+  /** Stops everything this started and removes its temp dir. */
+  close: () => Promise<void>;
+}
+
+/**
+ * s3rver behind the delay proxy, Redis, one OTLP sink per variant, the upload body, and the test
+ * video uploaded through a baseline process (every trial reads it). With `pinHarness` (default)
+ * this process, and s3rver and Redis which inherit it, move to the load generator's core.
+ */
+export async function startBenchEnv(opts: Pick<BenchOptions, 'variants' | 'pinHarness' | 'loadCpu' | 'serverCpu' | 'nodeFlags'>, name: string): Promise<BenchEnv> {
   const wrk = requireBinary('wrk', 'apt-get install -y wrk');
   const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
-  // The harness (this process, and s3rver and Redis which inherit it) runs on the load
-  // generator's core; only the service gets its own.
   if (opts.pinHarness !== false) spawnSync(taskset, ['-p', '-c', String(opts.loadCpu), String(process.pid)]);
-  const dir = tempDir('bench-overhead');
+  const dir = tempDir(name);
   onExit(async () => dir.cleanup());
   const s3 = await startBenchS3();
   onExit(s3.stop);
@@ -565,25 +589,46 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     wrk,
     taskset,
   };
-  const trials: Trial[] = [];
+  const close = async () => {
+    for (const sink of sinks.values()) await sink.close();
+    await proxy.close();
+    await redis.stop();
+    await s3.stop();
+    dir.cleanup();
+    cleanups.clear();
+  };
   try {
     const { signToken } = await import('../src/api/auth.ts');
     const token = signToken('bench-user', SESSION_SECRET);
     const bodyFile = join(dir.path, 'upload.bin');
     writeFileSync(bodyFile, makeBody({ bytes: BENCH_UPLOAD_BYTES, seed: 7 }));
-    // The test video, uploaded once through a baseline process; every trial reads it.
-    let ctx: LoadContext;
-    {
-      const svc = await startService(env, 'baseline', opts, 'fixture', sinks.get('baseline')!);
-      try {
-        const [res] = await executePlan(`http://127.0.0.1:${svc.port}`, fixtureUpload(token, 1024 * 1024));
-        if (!res || res.problems.length > 0 || !res.text) throw new Error(`fixture upload failed: ${res?.problems.join('; ')} ${res?.text ?? ''}`);
-        const answer = JSON.parse(res.text) as UploadAnswer;
-        ctx = { token, video: { path: answer.url, bytes: 1024 * 1024 }, uploadLimitBytes: 1024 ** 3, rangeBytes: BENCH_STREAM_RANGE_BYTES };
-      } finally {
-        await svc.stop();
-      }
+    const fixtureSink = sinks.get('baseline') ?? [...sinks.values()][0]!;
+    const svc = await startService(env, 'baseline', opts, 'fixture', fixtureSink);
+    try {
+      const [res] = await executePlan(`http://127.0.0.1:${svc.port}`, fixtureUpload(token, 1024 * 1024));
+      if (!res || res.problems.length > 0 || !res.text) throw new Error(`fixture upload failed: ${res?.problems.join('; ')} ${res?.text ?? ''}`);
+      const answer = JSON.parse(res.text) as UploadAnswer;
+      const ctx: LoadContext = { token, video: { path: answer.url, bytes: 1024 * 1024 }, uploadLimitBytes: 1024 ** 3, rangeBytes: BENCH_STREAM_RANGE_BYTES };
+      return { env, s3, dir, ctx, bodyFile, close };
+    } finally {
+      await svc.stop();
     }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const started = Date.now();
+  const load0 = loadavg()[0] ?? 0;
+  const steal0 = serverCpuSteal(opts);
+  const stealRounds: number[] = [];
+  const { env, s3, dir, ctx, bodyFile, close } = await startBenchEnv(opts, 'bench-overhead');
+  const sinks = env.sinks;
+  const trials: Trial[] = [];
+  try {
     for (let round = 0; round < opts.rounds; round++) {
       const order = opts.variants.map((_, i) => opts.variants[(i + round) % opts.variants.length] as Variant);
       const report = async (t: Trial, s3Dead: string | undefined) => {
@@ -638,12 +683,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     if (trials.some((t) => t.failed || t.problems.length > 0)) log(`service logs kept in ${keepLogs(dir.path)}`);
-    for (const sink of sinks.values()) await sink.close();
-    await proxy.close();
-    await redis.stop();
-    await s3.stop();
-    dir.cleanup();
-    cleanups.clear();
+    await close();
   }
   return {
     options: opts,

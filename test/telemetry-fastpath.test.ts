@@ -32,6 +32,27 @@ describe('head-sampling fast path', () => {
 });
 
 describe('pooled ids', () => {
+  it('keeps the pool strings small: ids held for a while pin no large object (promoted whole to the old generation)', async () => {
+    const { getHeapSpaceStatistics } = await import('node:v8');
+    const { randomTraceId } = await import('../src/telemetry/ids.ts');
+    const largeObjects = () =>
+      getHeapSpaceStatistics()
+        .filter((s) => s.space_name === 'large_object_space' || s.space_name === 'new_large_object_space')
+        .reduce((sum, s) => sum + s.space_used_size, 0);
+    // Each id is a slice of its pool's hex string and keeps it alive, as an id held by a queued
+    // span or an exemplar does. A pool string too big for a regular heap page (4096 trace ids:
+    // 128 KiB) is a large object, promoted to the old generation whole at its first scavenge:
+    // 20 held ids would pin 2.5 MB there.
+    const before = largeObjects();
+    const held: string[] = [];
+    for (let i = 0; i < 20 * 4096; i++) {
+      const id = randomTraceId();
+      if (i % 4096 === 0) held.push(id);
+    }
+    expect(largeObjects() - before).toBeLessThan(1024 * 1024);
+    expect(new Set(held).size).toBe(20);
+  });
+
   it('gives the SDK valid, distinct W3C ids, also past a refill of the pool', async () => {
     const { PooledIdGenerator } = await import('../src/telemetry/ids.ts');
     const gen = new PooledIdGenerator();

@@ -74,7 +74,7 @@ describe('instrumentFastify sampling in production', () => {
     expect(unsampled).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 
-  it('gives every unsampled request its own trace and span id, also past a refill of the id pool (4096 requests)', async () => {
+  it('gives every unsampled request its own trace and span id, also across refills of the id pool (4096+ requests)', async () => {
     const traceIds = new Set<string>();
     const spanIds = new Set<string>();
     let unsampled = 0;

@@ -1,10 +1,18 @@
-// Random W3C trace and span ids from one pool: one CSPRNG read and one hex conversion per 4096
-// ids of each kind, each id a slice of that string (perf showed ~0.75 µs of per-id hex conversion
-// per request before; the SDK's RandomIdGenerator converts every id with Buffer#toString).
+// Random W3C trace and span ids from one pool: one CSPRNG read and one hex conversion per
+// POOL_IDS ids of each kind, each id a slice of that string (perf showed ~0.75 µs of per-id hex
+// conversion per request before; the SDK's RandomIdGenerator converts every id with
+// Buffer#toString).
 // Used for the ids of unsampled requests (http-server.ts) and as the TracerProvider's id
 // generator (sdk.ts), so sampled and unsampled ids come from the same source.
 import { randomBytes } from 'node:crypto';
 import type { IdGenerator } from '@opentelemetry/sdk-trace';
+
+// Small enough for the pool's string to be born and die in the young generation. Each id is a
+// slice that keeps its pool string alive; with 4096 ids the trace-id string (128 KiB) went
+// straight to V8's large-object space, the old generation grew ~0.7 MB/s under load even with
+// nothing sampled, and the process paid a full mark-compact every few seconds (npm run bench:gc:
+// 0.75 MB/s before, 0.03 MB/s with 256 ids, as the baseline; docs/benchmarks.md).
+const POOL_IDS = 256;
 
 class HexPool {
   private hex = '';
@@ -20,7 +28,7 @@ class HexPool {
   next(): string {
     for (;;) {
       if (this.offset === this.hex.length) {
-        this.hex = randomBytes(4096 * (this.width / 2)).toString('hex');
+        this.hex = randomBytes(POOL_IDS * (this.width / 2)).toString('hex');
         this.offset = 0;
       }
       const id = this.hex.slice(this.offset, this.offset + this.width);
