@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBody, type RequestPlan } from '../load-tests/scenarios.ts';
 import { requireBinary } from '../test/harness/process.ts';
-import { cleanups, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
+import { cleanups, FLUSH_WAIT_MS, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
 
 
 export interface InstructionOptions {
@@ -61,8 +61,6 @@ export interface InstructionTrial {
   failed?: string;
 }
 
-/** A batch's wait (SPAN_BATCH, 1 s) and margin: the spans of the counted requests are exported inside the window. */
-const FLUSH_MS = 1300;
 const COMPILE = /v8::internal::(compiler|maglev)::|v8::internal::Zone|v8::internal::(Pipeline|OptimizedCompilationJob|TurbofanCompilationJob)/;
 const GC = /v8::internal::(Scavenger|Heap::|MarkCompact|Marking|MinorMark|ConcurrentMarking|Sweeper|MemoryAllocator|PagedSpace|SemiSpace|GCTracer|IncrementalMarking|EvacuateVisitor|RememberedSet|heap::)|heap::base::|cppgc::/;
 
@@ -177,7 +175,7 @@ export async function runInstructions(opts: InstructionOptions): Promise<{ trial
               const sink0 = sink.counts();
               callgrindControl(control, pid, '--instr=on');
               const counted = await drive(svc.port, plan, opts.requests, opts.connections, opts.chunk);
-              await new Promise((r) => setTimeout(r, FLUSH_MS));
+              await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS));
               callgrindControl(control, pid, '--instr=off');
               callgrindControl(control, pid, '--dump');
               const file = join(be.dir.path, `callgrind.${pid}.${before + 1}`);
@@ -316,7 +314,7 @@ export function instructionMarkdown(result: { trials: InstructionTrial[]; starte
     '## Method',
     '',
     `- ${opts.rounds} rounds; each round starts every variant (${opts.variants.join(', ')}) in turn, one at a time, as a fresh \`video-api\` process under \`valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file\` (the same services, components and environment as \`npm run bench:overhead\`).`,
-    `- Per workload: ${opts.warmup} warm-up requests with counting off, then counting on (\`callgrind_control --instr=on\`) for ${opts.requests} requests and ${FLUSH_MS} ms after them (the batch delay: their spans are exported inside the window), then a dump. Requests come from a keep-alive client with ${opts.connections} connections, new connections every ${opts.chunk || 'never'} requests; every answer is checked against its expected status.`,
+    `- Per workload: ${opts.warmup} warm-up requests with counting off, then counting on (\`callgrind_control --instr=on\`) for ${opts.requests} requests and ${FLUSH_WAIT_MS} ms after them (the batch delay: their spans are exported inside the window), then a dump. Requests come from a keep-alive client with ${opts.connections} connections, new connections every ${opts.chunk || 'never'} requests; every answer is checked against its expected status.`,
     '- Instructions per request = instructions executed by every thread of the process in the window (callgrind `Ir`) / counted requests. "In compilers" is the part in V8\'s optimizing compilers (TurboFan, Maglev), i.e. JIT work the warm-up left; "in GC" the garbage collector\'s. Added = mean of the per-round differences to the baseline process of the same round.',
     '- Instructions are user-space work; system calls and the kernel are not counted, nor cache misses or stalls: they rank and explain costs and are nearly free of noise, the µs and % claims remain `npm run bench:overhead`\'s. Some of V8\'s work is timed by the clock (idle-time GC, installing background compilations) while the service runs ~50× slower under valgrind: run it on a quiet machine.',
     '',

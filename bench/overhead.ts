@@ -39,6 +39,7 @@ import {
   OVERHEAD_BUDGET_RATIO,
   SAMPLING_RATIO,
   SERVICE_API,
+  SPAN_BATCH,
 } from '../src/signals/index.ts';
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
@@ -104,8 +105,8 @@ export interface Trial {
   failed?: string;
 }
 
-/** How long the batch span processor may hold spans before exporting them (SPAN_BATCH 1 s + margin). */
-const FLUSH_WAIT_MS = 1300;
+/** How long the batch span processor may hold spans before exporting them (its delay + margin). */
+export const FLUSH_WAIT_MS = SPAN_BATCH.scheduledDelayMillis + 300;
 
 /** What to stop if the run is interrupted (SIGINT/SIGTERM): services, sink, proxy, Redis, s3rver. */
 export const cleanups = new Set<() => Promise<unknown>>();
