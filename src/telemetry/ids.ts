@@ -10,8 +10,8 @@ import type { IdGenerator } from '@opentelemetry/sdk-trace';
 // Small enough for the pool's string to be born and die in the young generation. Each id is a
 // slice that keeps its pool string alive; with 4096 ids the trace-id string (128 KiB) went
 // straight to V8's large-object space, the old generation grew ~0.7 MB/s under load even with
-// nothing sampled, and the process paid a full mark-compact every few seconds (npm run bench:gc:
-// 0.75 MB/s before, 0.03 MB/s with 256 ids, as the baseline; docs/benchmarks.md).
+// nothing sampled, and full collections followed (npm run bench:gc, 30 s per variant: 0.75 MB/s
+// before, 0.03 MB/s with 256 ids, as the baseline; docs/benchmarks.md).
 const POOL_IDS = 256;
 
 class HexPool {
