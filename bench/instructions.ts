@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBody, type RequestPlan } from '../load-tests/scenarios.ts';
 import { requireBinary } from '../test/harness/process.ts';
-import { cleanups, FLUSH_WAIT_MS, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
+import { cleanups, cliOptions, FLUSH_WAIT_MS, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
 
 
 export interface InstructionOptions {
@@ -330,17 +330,7 @@ export function instructionMarkdown(result: { trials: InstructionTrial[]; starte
 }
 
 export function parseInstructionArgs(argv: readonly string[]): { opts: InstructionOptions; write?: string; json?: string } {
-  const val = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const list = <T extends string>(name: string, all: readonly T[], defaults: readonly T[]): T[] => {
-    const v = val(name);
-    if (!v) return [...defaults];
-    const items = v.split(',') as T[];
-    for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
-    return items;
-  };
+  const { val, list } = cliOptions(argv);
   const variants = list('--variants', VARIANTS, ['baseline', 'unsampled', 'production', 'full']);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: InstructionOptions = {

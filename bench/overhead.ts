@@ -909,8 +909,11 @@ export function mergeReport(existing: string | undefined, report: string): { tex
   return { text: `${report.replace(/\n+$/, '')}\n\n${tail.join('\n')}`, keptLines: tail.length };
 }
 
-export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
-  const quick = argv.includes('--quick');
+/** `--name value` and `--name a,b` (checked against the known values) lookups in argv. */
+export function cliOptions(argv: readonly string[]): {
+  val: (name: string) => string | undefined;
+  list: <T extends string>(name: string, all: readonly T[], defaults?: readonly T[]) => T[];
+} {
   const val = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -922,6 +925,12 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
     return items;
   };
+  return { val, list };
+}
+
+export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
+  const quick = argv.includes('--quick');
+  const { val, list } = cliOptions(argv);
   // --quick leaves out the stock reference (the slowest variant to start) and the unsampled
   // breakdown; name them to include them.
   const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled') : VARIANTS);
