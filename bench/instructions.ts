@@ -18,8 +18,10 @@
 //
 // node bench/instructions.ts [--variants a,b] [--workloads a,b] [--rounds N] [--warmup N]
 // [--requests N] [--connections N] [--chunk N] [--write file.md] [--json out.json]
+// [--node-flags "--perf-basic-prof"] [--keep dir]  (keep the dumps, and the JIT code names
+// Node's --perf-basic-prof writes, to read them with callgrind_annotate afterwards)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,10 @@ export interface InstructionOptions {
   serverCpu: number;
   loadCpu: number;
   pinHarness?: boolean;
+  /** Node options for every service process (e.g. --perf-basic-prof, to name JIT code in the dumps). */
+  nodeFlags?: readonly string[];
+  /** Keep each counted dump here (`r<round>-<variant>-<workload>.callgrind`, plus the process's `.perf.map` when Node wrote one). */
+  keep?: string;
   log?: (line: string) => void;
 }
 
@@ -149,7 +155,8 @@ export async function runInstructions(opts: InstructionOptions): Promise<{ trial
   const control = requireBinary('callgrind_control', 'apt-get install -y valgrind');
   const annotate = requireBinary('callgrind_annotate', 'apt-get install -y valgrind');
   const started = Date.now();
-  const be: BenchEnv = await startBenchEnv({ ...opts, nodeFlags: undefined }, 'bench-instructions');
+  if (opts.keep) mkdirSync(opts.keep, { recursive: true });
+  const be: BenchEnv = await startBenchEnv(opts, 'bench-instructions');
   const trials: InstructionTrial[] = [];
   try {
     for (let round = 0; round < opts.rounds; round++) {
@@ -180,6 +187,7 @@ export async function runInstructions(opts: InstructionOptions): Promise<{ trial
               callgrindControl(control, pid, '--dump');
               const file = join(be.dir.path, `callgrind.${pid}.${before + 1}`);
               const total = callgrindTotal(readFileSync(file, 'utf8'));
+              if (opts.keep) copyFileSync(file, join(opts.keep, `r${round}-${variant}-${workload}.callgrind`));
               const ann = spawnSync(annotate, ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
               const cat = categorize(ann.stdout);
               // The data check is about spans lost, not about the window: give the last batch time to arrive.
@@ -215,6 +223,9 @@ export async function runInstructions(opts: InstructionOptions): Promise<{ trial
           }
         } finally {
           await svc.stop();
+          // --perf-basic-prof: the JIT code's names, for reading the kept dumps (callgrind sees only addresses).
+          const perfMap = `/tmp/perf-${pid}.map`;
+          if (opts.keep && existsSync(perfMap)) renameSync(perfMap, join(opts.keep, `r${round}-${variant}.perf.map`));
         }
       }
     }
@@ -330,7 +341,7 @@ export function instructionMarkdown(result: { trials: InstructionTrial[]; starte
 }
 
 export function parseInstructionArgs(argv: readonly string[]): { opts: InstructionOptions; write?: string; json?: string } {
-  const { val, list } = cliOptions(argv);
+  const { val, list, nodeFlags } = cliOptions(argv);
   const variants = list('--variants', VARIANTS, ['baseline', 'unsampled', 'production', 'full']);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: InstructionOptions = {
@@ -345,6 +356,10 @@ export function parseInstructionArgs(argv: readonly string[]): { opts: Instructi
     serverCpu: Number(val('--server-cpu') ?? 1),
     loadCpu: Number(val('--load-cpu') ?? 0),
   };
+  const flags = nodeFlags();
+  if (flags !== undefined) opts.nodeFlags = flags;
+  const keep = val('--keep');
+  if (keep !== undefined) opts.keep = keep;
   for (const [name, n] of Object.entries({ rounds: opts.rounds, requests: opts.requests, connections: opts.connections })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
   }

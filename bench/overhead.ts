@@ -913,6 +913,8 @@ export function mergeReport(existing: string | undefined, report: string): { tex
 export function cliOptions(argv: readonly string[]): {
   val: (name: string) => string | undefined;
   list: <T extends string>(name: string, all: readonly T[], defaults?: readonly T[]) => T[];
+  /** `--node-flags "--a --b"`: Node options for every service process (undefined when not given). */
+  nodeFlags: () => string[] | undefined;
 } {
   const val = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -925,12 +927,19 @@ export function cliOptions(argv: readonly string[]): {
     for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
     return items;
   };
-  return { val, list };
+  const nodeFlags = (): string[] | undefined => {
+    const flags = val('--node-flags')?.split(/\s+/).filter((f) => f !== '');
+    if (flags === undefined) return undefined;
+    const bad = flags.find((f) => !f.startsWith('--'));
+    if (bad !== undefined || flags.length === 0) throw new Error(`--node-flags takes Node options starting with --, e.g. --node-flags "--max-semi-space-size=16" (got "${bad ?? ''}")`);
+    return flags;
+  };
+  return { val, list, nodeFlags };
 }
 
 export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
   const quick = argv.includes('--quick');
-  const { val, list } = cliOptions(argv);
+  const { val, list, nodeFlags } = cliOptions(argv);
   // --quick leaves out the stock reference (the slowest variant to start) and the unsampled
   // breakdown; name them to include them.
   const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled') : VARIANTS);
@@ -948,12 +957,8 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     serverCpu: Number(val('--server-cpu') ?? 1),
     loadCpu: Number(val('--load-cpu') ?? 0),
   };
-  const nodeFlags = val('--node-flags')?.split(/\s+/).filter((f) => f !== '');
-  if (nodeFlags !== undefined) {
-    const bad = nodeFlags.find((f) => !f.startsWith('--'));
-    if (bad !== undefined || nodeFlags.length === 0) throw new Error(`--node-flags takes Node options starting with --, e.g. --node-flags "--max-semi-space-size=16" (got "${bad ?? ''}")`);
-    opts.nodeFlags = nodeFlags;
-  }
+  const flags = nodeFlags();
+  if (flags !== undefined) opts.nodeFlags = flags;
   for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections, slice: opts.sliceSeconds })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
   }

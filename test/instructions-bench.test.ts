@@ -1,6 +1,9 @@
 // bench/instructions.ts: instructions per request under callgrind. Its parsers and report, and one
 // short real run (valgrind, s3rver, Redis, the OTLP sinks, two video-api processes).
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { callgrindTotal, categorize, instructionTable, parseInstructionArgs, runInstructions, summarizeInstructions, type InstructionTrial } from '../bench/instructions.ts';
 
 // The shape of `callgrind_annotate --inclusive=no` output (abridged from a real dump).
@@ -49,6 +52,9 @@ describe('bench:instructions parsing and report', () => {
     expect(() => parseInstructionArgs(['--variants', 'fast'])).toThrow(/--variants: unknown "fast"/);
     expect(() => parseInstructionArgs(['--requests', '0'])).toThrow(/--requests must be a positive integer/);
     expect(() => parseInstructionArgs(['--warmup', '-1'])).toThrow(/--warmup must be a whole number/);
+    const kept = parseInstructionArgs(['--node-flags', '--perf-basic-prof --max-semi-space-size=16', '--keep', '/tmp/x']).opts;
+    expect([kept.nodeFlags, kept.keep]).toEqual([['--perf-basic-prof', '--max-semi-space-size=16'], '/tmp/x']);
+    expect(() => parseInstructionArgs(['--node-flags', 'perf-basic-prof'])).toThrow(/--node-flags takes Node options starting with --/);
   });
 
   it('pairs each variant with the baseline of its round, and leaves failed trials out with their reason', () => {
@@ -75,7 +81,8 @@ describe('bench:instructions parsing and report', () => {
 });
 
 describe('bench:instructions end to end (one short round, machinery only)', () => {
-  it('counts the instructions of a baseline and a 100 %-sampled video-api under callgrind, with the data check', async () => {
+  it('counts the instructions of a baseline and a 100 %-sampled video-api under callgrind, with the data check, and keeps the dumps', async () => {
+    const keep = mkdtempSync(join(tmpdir(), 'instr-keep-'));
     const { trials } = await runInstructions({
       ...parseInstructionArgs([]).opts,
       variants: ['baseline', 'full'],
@@ -84,6 +91,8 @@ describe('bench:instructions end to end (one short round, machinery only)', () =
       requests: 100,
       chunk: 50,
       pinHarness: false,
+      nodeFlags: ['--perf-basic-prof'],
+      keep,
       log: () => undefined,
     });
     expect(trials.map((t) => t.variant).sort()).toEqual(['baseline', 'full']);
@@ -97,5 +106,11 @@ describe('bench:instructions end to end (one short round, machinery only)', () =
     // Every counted request of the 100 % variant exported its SERVER span; the SDK-disabled baseline none.
     expect(trials.find((t) => t.variant === 'full')!.serverSpansPerRequest).toBeGreaterThanOrEqual(1);
     expect(trials.find((t) => t.variant === 'baseline')!.serverSpansPerRequest).toBe(0);
+    // --keep: each counted dump (the one the figure came from) and the JIT names Node wrote.
+    for (const t of trials) {
+      expect(callgrindTotal(readFileSync(join(keep, `r0-${t.variant}-healthz.callgrind`), 'utf8')) / t.requests).toBe(t.perRequest);
+      expect(readFileSync(join(keep, `r0-${t.variant}.perf.map`), 'utf8')).toMatch(/^[0-9a-f]+ [0-9a-f]+ JS:/m);
+    }
+    rmSync(keep, { recursive: true, force: true });
   }, 300_000);
 });

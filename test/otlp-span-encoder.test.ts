@@ -120,6 +120,10 @@ describe('OTLP span encoder', () => {
     expect(batch.count).toBe(2);
     // spans[1] and spans[2] share a scope: the batch is exactly the two good spans.
     expect(spans[1]!.instrumentationScope).toBe(spans[2]!.instrumentationScope);
+    // An id that is not hex (no SDK makes one) is refused, not written as a short field.
+    const badId = Object.create(spans[2]!, { spanContext: { value: () => ({ ...spans[2]!.spanContext(), spanId: '00f067aa0ba902zz' }) } }) as ReadableSpan;
+    expect(() => batch.add(badId)).toThrow('not a hex id: "00f067aa0ba902zz"');
+    expect(batch.count).toBe(2);
     const expected = ProtobufTraceSerializer.serializeRequest([spans[0]!, spans[2]!])!;
     expect(Buffer.from(batch.finish()).equals(Buffer.from(expected))).toBe(true);
   });

@@ -1,12 +1,13 @@
 // The helpers application code uses (traceAsync, addSpanEvent), redaction in every exported
 // span attribute, event and log line, log correlation, and the SDK lifecycle.
 import { Writable } from 'node:stream';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REDACTED_VALUE } from '../src/signals/index.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { redactAttributes, redactString } from '../src/telemetry/redact.ts';
 import { currentTelemetry, startTelemetry } from '../src/telemetry/sdk.ts';
+import { telemetryState } from '../src/telemetry/state.ts';
 import { addSpanEvent, traceAsync } from '../src/telemetry/trace.ts';
 import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 
@@ -62,6 +63,55 @@ describe('traceAsync', () => {
     const inner = tel.spansNamed('inner')[0]!;
     expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
     expect(outer.status.code).toBe(SpanStatusCode.UNSET);
+  });
+});
+
+describe('traceAsync inside an unsampled trace (default sampler)', () => {
+  const unsampled = () => trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.NONE });
+
+  it('runs fn with the parent non-recording span, in the parent context: no span is built or exported', async () => {
+    const parent = unsampled();
+    const log = memoryStream();
+    const logger = createLogger('video-api', log.stream);
+    const v = await context.with(trace.setSpan(context.active(), parent), () =>
+      traceAsync('s3.head_object', async (span) => {
+        expect(span).toBe(parent);
+        expect(trace.getActiveSpan()).toBe(parent);
+        logger.info('inside');
+        return traceAsync('nested', async (inner) => (inner === parent ? 7 : -1));
+      }, { 's3.key': 'videos/a.mp4' }),
+    );
+    expect(v).toBe(7);
+    expect(tel.spans()).toEqual([]);
+    // The log line still names the trace (unsampled: flags 00) and the nearest span.
+    expect(log.lines()[0]).toMatchObject({ trace_id: parent.spanContext().traceId, span_id: parent.spanContext().spanId, trace_flags: '00' });
+  });
+
+  it('passes a rejection (and a synchronous throw) through unchanged', async () => {
+    const boom = new Error('no');
+    const inParent = <T>(fn: () => Promise<T>) => context.with(trace.setSpan(context.active(), unsampled()), fn);
+    await expect(inParent(() => traceAsync('x', async () => Promise.reject(boom)))).rejects.toBe(boom);
+    await expect(inParent(() => traceAsync('y', () => { throw boom; }))).rejects.toBe(boom);
+  });
+
+  it('still records children of sampled spans, and leaves other samplers to the SDK', async () => {
+    await traceAsync('root', async () => traceAsync('child', async (span) => expect(span.isRecording()).toBe(true)));
+    expect(tel.spans().map((s) => s.name)).toEqual(['child', 'root']);
+    // Without our default sampler (rootRatio unset) the SDK decides: a fresh span, not the parent.
+    const saved = telemetryState.rootRatio;
+    telemetryState.rootRatio = undefined;
+    try {
+      const parent = unsampled();
+      await context.with(trace.setSpan(context.active(), parent), () =>
+        traceAsync('sdk-child', async (span) => {
+          expect(span).not.toBe(parent);
+          expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
+          expect(span.spanContext().spanId).not.toBe(parent.spanContext().spanId);
+        }),
+      );
+    } finally {
+      telemetryState.rootRatio = saved;
+    }
   });
 });
 

@@ -19,6 +19,10 @@ import {
   type ThumbnailJobData,
 } from '../signals/index.ts';
 import { addSpanEvent, traceAsync } from '../telemetry/index.ts';
+import { restoreFastStringPrototype } from './fast-string-prototype.ts';
+
+// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
+restoreFastStringPrototype();
 
 export type ThumbnailQueue = Queue<ThumbnailJobData>;
 

@@ -3,6 +3,10 @@
 // for a reconnect, so an upload answers 503 in milliseconds rather than hanging.
 import { Redis } from 'ioredis';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS, REDIS_RECONNECT_MAX_DELAY_MS } from '../signals/index.ts';
+import { restoreFastStringPrototype } from './fast-string-prototype.ts';
+
+// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
+restoreFastStringPrototype();
 
 export type { Redis };
 

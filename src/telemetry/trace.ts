@@ -1,5 +1,5 @@
 // The two helpers application code uses (besides @opentelemetry/api): traceAsync and addSpanEvent.
-import { SpanStatusCode, trace, type Attributes, type Span, type SpanKind, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, trace, TraceFlags, type Attributes, type Span, type SpanKind, type Tracer } from '@opentelemetry/api';
 import { redactAttributes, redactString } from './redact.ts';
 import { telemetryState } from './state.ts';
 
@@ -21,8 +21,26 @@ export interface TraceOptions {
 }
 
 /**
+ * The active span when it belongs to an unsampled trace under our default sampler, else
+ * undefined. That sampler is ParentBased: a child of an unsampled parent (local or remote) is
+ * never sampled, so the SDK would only hand back a non-recording span with a fresh id.
+ */
+function unsampledParent(): Span | undefined {
+  if (telemetryState.rootRatio === undefined) return undefined;
+  const parent = trace.getActiveSpan();
+  if (parent === undefined || parent.isRecording()) return undefined;
+  const sc = parent.spanContext();
+  return (sc.traceFlags & TraceFlags.SAMPLED) === 0 && trace.isSpanContextValid(sc) ? parent : undefined;
+}
+
+/**
  * Runs `fn` inside a new active span named `name`. Records an exception event and ERROR status
  * when `fn` throws or rejects, then rethrows; always ends the span.
+ *
+ * Inside an unsampled trace (under the default sampler) `fn` runs in the current context with
+ * the parent's non-recording span instead: no attributes are redacted, no span, context or
+ * async-context entry is built for a span nobody records. Logs keep the trace id (their span id
+ * is the parent's), and outgoing calls propagate the same unsampled trace.
  */
 export function traceAsync<T>(
   name: string,
@@ -30,6 +48,14 @@ export function traceAsync<T>(
   attributes?: Attributes,
   options: TraceOptions = {},
 ): Promise<T> {
+  const parent = unsampledParent();
+  if (parent !== undefined) {
+    try {
+      return fn(parent);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
   const spanOptions = attributes ? { attributes: redactAttributes(attributes), kind: options.kind } : { kind: options.kind };
   return getTracer().startActiveSpan(name, spanOptions, async (span) => {
     try {

@@ -45,6 +45,10 @@ import {
 import { addSpanEvent, createLogger, traceAsync } from '../telemetry/index.ts';
 import { recordJob, recordJobWait, watchQueueDepth, zeroJobSeries } from './metrics.ts';
 import type { RecordThumbnail } from './record.ts';
+import { restoreFastStringPrototype } from '../lib/fast-string-prototype.ts';
+
+// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
+restoreFastStringPrototype();
 
 export interface ThumbnailJobResult {
   thumbnailKey: string;

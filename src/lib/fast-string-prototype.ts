@@ -1,0 +1,18 @@
+// ioredis 6 defines `class VerbatimString extends String` (its RESP3 decoder). Making
+// String.prototype the prototype of a new class puts it in V8's prototype "setup mode": its
+// properties move to a dictionary, and they stay there until an object whose prototype chain
+// holds it takes a property store. The app never builds a VerbatimString, so the whole process
+// ran with a dictionary-mode String.prototype: optimized code can then no longer inline
+// `charCodeAt`, `indexOf`, `slice`... and calls them instead. Measured on Node 24: a charCodeAt
+// loop over the strings of one traced video request ran 6x slower (37 -> 224 ns per string),
+// and encoding one request's four spans took 45 µs (docs/benchmarks.md, "String.prototype").
+//
+// One property store on a String wrapper object makes the prototype fast again. Modules that
+// import ioredis or bullmq call this once after their imports (ESM evaluates those first); it
+// is idempotent and costs nothing measurable.
+
+/** Takes String.prototype out of dictionary mode (see above). */
+export function restoreFastStringPrototype(): void {
+  const probe = new String('') as unknown as { fastPrototypeProbe?: number };
+  probe.fastPrototypeProbe = 0;
+}
