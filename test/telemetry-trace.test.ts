@@ -1,7 +1,7 @@
 // The helpers application code uses (traceAsync, addSpanEvent), redaction in every exported
 // span attribute, event and log line, log correlation, and the SDK lifecycle.
 import { Writable } from 'node:stream';
-import { context, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REDACTED_VALUE } from '../src/signals/index.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
@@ -112,6 +112,11 @@ describe('traceAsync inside an unsampled trace (default sampler)', () => {
     } finally {
       telemetryState.rootRatio = saved;
     }
+    // An all-zero (invalid) active span is no parent: the child starts its own, sampled trace.
+    await context.with(trace.setSpan(context.active(), trace.wrapSpanContext(INVALID_SPAN_CONTEXT)), () =>
+      traceAsync('fresh-root', async (span) => expect(span.isRecording()).toBe(true)),
+    );
+    expect(tel.spansNamed('fresh-root')).toHaveLength(1);
   });
 });
 
