@@ -4,8 +4,9 @@
 // holds it takes a property store. The app never builds a VerbatimString, so the whole process
 // ran with a dictionary-mode String.prototype: optimized code can then no longer inline
 // `charCodeAt`, `indexOf`, `slice`... and calls them instead. Measured on Node 24: a charCodeAt
-// loop over the strings of one traced video request ran 6x slower (37 -> 224 ns per string),
-// and encoding one request's four spans took 45 µs (docs/benchmarks.md, "String.prototype").
+// loop over the strings of one traced video request ran ~6x slower (37.9 -> 217.3 ns per
+// string), and encoding one request's four spans took ~45 µs instead of ~20 (docs/benchmarks.md,
+// "The stream path taken apart").
 //
 // One property store on a String wrapper object makes the prototype fast again. Modules that
 // import ioredis or bullmq call this once after their imports (ESM evaluates those first); it
