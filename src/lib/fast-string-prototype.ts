@@ -8,12 +8,16 @@
 // string), and encoding one request's four spans took ~45 µs instead of ~20 (docs/benchmarks.md,
 // "The stream path taken apart").
 //
-// One property store on a String wrapper object makes the prototype fast again. Modules that
-// import ioredis or bullmq call this once after their imports (ESM evaluates those first); it
-// is idempotent and costs nothing measurable.
+// One property store on a String wrapper object makes the prototype fast again. This module
+// imports ioredis itself (ESM evaluates it first) and restores the prototype when it loads, so
+// the modules that use ioredis or bullmq (which loads the same ioredis) only import it, in any
+// order; it is idempotent and costs nothing measurable.
+import 'ioredis';
 
 /** Takes String.prototype out of dictionary mode (see above). */
 export function restoreFastStringPrototype(): void {
   const probe = new String('') as unknown as { fastPrototypeProbe?: number };
   probe.fastPrototypeProbe = 0;
 }
+
+restoreFastStringPrototype();

@@ -19,10 +19,8 @@ import {
   type ThumbnailJobData,
 } from '../signals/index.ts';
 import { addSpanEvent, traceAsync } from '../telemetry/index.ts';
-import { restoreFastStringPrototype } from './fast-string-prototype.ts';
-
-// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
-restoreFastStringPrototype();
+// ioredis leaves String.prototype in V8's dictionary mode; this import restores it (see the module).
+import './fast-string-prototype.ts';
 
 export type ThumbnailQueue = Queue<ThumbnailJobData>;
 

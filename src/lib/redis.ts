@@ -3,10 +3,8 @@
 // for a reconnect, so an upload answers 503 in milliseconds rather than hanging.
 import { Redis } from 'ioredis';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS, REDIS_RECONNECT_MAX_DELAY_MS } from '../signals/index.ts';
-import { restoreFastStringPrototype } from './fast-string-prototype.ts';
-
-// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
-restoreFastStringPrototype();
+// ioredis leaves String.prototype in V8's dictionary mode; this import restores it (see the module).
+import './fast-string-prototype.ts';
 
 export type { Redis };
 

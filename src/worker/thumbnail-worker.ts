@@ -45,10 +45,8 @@ import {
 import { addSpanEvent, createLogger, traceAsync } from '../telemetry/index.ts';
 import { recordJob, recordJobWait, watchQueueDepth, zeroJobSeries } from './metrics.ts';
 import type { RecordThumbnail } from './record.ts';
-import { restoreFastStringPrototype } from '../lib/fast-string-prototype.ts';
-
-// ioredis left String.prototype in dictionary mode: make it fast again (see the module).
-restoreFastStringPrototype();
+// ioredis leaves String.prototype in V8's dictionary mode; this import restores it (see the module).
+import '../lib/fast-string-prototype.ts';
 
 export interface ThumbnailJobResult {
   thumbnailKey: string;
