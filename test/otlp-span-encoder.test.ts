@@ -127,6 +127,54 @@ describe('OTLP span encoder', () => {
     const expected = ProtobufTraceSerializer.serializeRequest([spans[0]!, spans[2]!])!;
     expect(Buffer.from(batch.finish()).equals(Buffer.from(expected))).toBe(true);
   });
+
+  it('reuses span buffers across batches without touching a finished request, and finishes a batch once', () => {
+    const spans = variedSpans();
+    const stock = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
+    const first = encode(spans);
+    const firstCopy = Buffer.from(first);
+    // Later batches take the first one's span buffers from the pool and overwrite them.
+    for (const order of [[5, 4, 3, 2, 1, 0], [2, 0, 1], [0, 1, 2, 3, 4, 5]]) {
+      const some = order.map((i) => spans[i]!);
+      expect(Buffer.from(encode(some)).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest(some)!))).toBe(true);
+    }
+    expect(Buffer.from(first).equals(firstCopy)).toBe(true);
+    expect(firstCopy.equals(stock)).toBe(true);
+    const batch = new EncodedBatch();
+    batch.add(spans[0]!);
+    batch.finish();
+    expect(() => batch.finish()).toThrow('this batch was already finished');
+    expect(() => batch.add(spans[1]!)).toThrow('this batch was already finished');
+  });
+
+  it('writes names past its name cache (long, non-ASCII, more than it keeps) as the stock serializer does', () => {
+    const memory = new InMemorySpanExporter();
+    const provider = new TracerProvider({
+      spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
+      spanLimits: { attributeCountLimit: 5000 },
+    });
+    const tracer = provider.getTracer('names');
+    const span = tracer.startSpan(`span ${'n'.repeat(300)} \u00e9\u{1F3AC}`, {}, ROOT_CONTEXT);
+    span.setAttribute(`key.${'k'.repeat(200)}`, 'long key');
+    span.setAttribute('cl\u00e9.\u{1F3AC}', 'non-ASCII key');
+    // Short enough to cache, too long together for one-byte lengths: the general path.
+    span.setAttribute(`m${'m'.repeat(99)}`, 'v'.repeat(40));
+    span.setAttribute('euro', '\u20ac'.repeat(40));
+    span.setAttribute('big.int', 2 ** 32);
+    span.setAttribute('neg.zero', -0);
+    // More distinct keys than the cache keeps (1024): the ones past it are written directly.
+    for (let i = 0; i < 1500; i++) span.setAttribute(`many.${i}`, i);
+    span.addEvent(`\u00e9v\u00e9nement ${'e'.repeat(150)}`, { 'cl\u00e9.\u{1F3AC}': 1 });
+    span.end();
+    const again = tracer.startSpan(`span ${'n'.repeat(300)} \u00e9\u{1F3AC}`, { attributes: { 'many.1499': 'cached or not' } }, ROOT_CONTEXT);
+    again.end();
+    const finished = memory.getFinishedSpans();
+    expect(Object.keys(finished[0]!.attributes).length).toBe(1506);
+    const stock = ProtobufTraceSerializer.serializeRequest(finished)!;
+    expect(Buffer.from(encode(finished)).equals(Buffer.from(stock))).toBe(true);
+    // A second pass reads whatever the first one cached.
+    expect(Buffer.from(encode(finished)).equals(Buffer.from(stock))).toBe(true);
+  });
 });
 
 describe('encoding batch span processor', () => {
