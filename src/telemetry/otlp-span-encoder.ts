@@ -46,11 +46,11 @@ function varintSize(v: number): number {
 /**
  * A growable protobuf writer: nested lengths reserve one byte and move the body when longer.
  *
- * Strings and hex ids are written by Node's native Buffer#write (UTF-8, hex), not by a
- * charCodeAt loop in JS: the strings of one span come in many V8 representations (internalized,
- * sliced, cons, sequential), so such a loop's `charCodeAt` load goes megamorphic and costs a
- * generic property lookup per character. Counted under callgrind on a 100 %-sampled stream
- * request: 52 string writes took 134k instructions, 2.6k each (docs/benchmarks.md).
+ * Strings are written by Node's native Buffer#write (UTF-8). While ioredis left String.prototype
+ * in V8's dictionary mode (src/lib/fast-string-prototype.ts), a charCodeAt loop here cost a generic
+ * property lookup per character (52 string writes took 134k instructions on a 100 %-sampled
+ * stream request); with that fixed, loops are used where they beat a native call: hex ids
+ * (`hexId`) and short ASCII attribute values (`writeSimpleKeyValue`). docs/benchmarks.md.
  */
 export class ProtoBuffer {
   buf: Buffer;
