@@ -207,11 +207,19 @@ export class ProtoBuffer {
     this.pos = p;
   }
 
-  /** Appends raw bytes. */
+  /** Appends raw bytes (a few by a loop: a native `set` call costs more than copying them). */
   raw(v: Uint8Array): void {
-    this.ensure(v.length);
-    this.buf.set(v, this.pos);
-    this.pos += v.length;
+    const n = v.length;
+    this.ensure(n);
+    if (n > 64) {
+      this.buf.set(v, this.pos);
+      this.pos += n;
+      return;
+    }
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = v[i]!;
+    this.pos = p;
   }
 }
 
@@ -243,12 +251,7 @@ function writeName(w: ProtoBuffer, name: string): void {
     w.string(name);
     return;
   }
-  const n = bytes.length;
-  w.ensure(n);
-  const b = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < n; i++) b[p++] = bytes[i]!;
-  w.pos = p;
+  w.raw(bytes);
 }
 
 function writeAnyValue(w: ProtoBuffer, value: unknown): void {
