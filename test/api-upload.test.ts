@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { firstPartBufferBytes, growPart } from '../src/api/routes/upload.ts';
 import { createThumbnailQueue, type ThumbnailQueue } from '../src/lib/queue.ts';
 import { createRedis, type Redis } from '../src/lib/redis.ts';
 import { createS3Store, type S3Store } from '../src/lib/s3.ts';
@@ -15,6 +16,7 @@ import {
   EVENT_UPLOAD_REJECTED,
   META,
   SPAN_UPLOAD_STREAM,
+  UPLOAD_BUFFER_INITIAL_BYTES,
   UPLOAD_PART_SIZE_BYTES,
   QUEUE_THUMBNAIL,
   queueEnqueueSpanName,
@@ -177,6 +179,37 @@ describe('upload, success', () => {
     expect(job?.data).toMatchObject({ videoId: json.id, bucket: api.s3.bucket, key: `videos/${json.id}.mp4`, size: body.length, contentType: 'video/mp4' });
     expect(job?.data.otel.traceparent).toBe(`00-${enqueue.spanContext().traceId}-${enqueue.spanContext().spanId}-01`);
     expect(await api.s3.pendingMultipartUploads()).toEqual([]);
+  });
+
+  it('streams a chunked body (no Content-Length) through a growing part buffer: 5 MiB parts, stored byte for byte', async () => {
+    // 256 KiB writes: the buffer starts at UPLOAD_BUFFER_INITIAL_BYTES and doubles to a part,
+    // copying what it holds each time; a copy at a wrong offset changes the i % 251 pattern.
+    const body = fakeVideo(UPLOAD_PART_SIZE_BYTES + 300 * 1024 + 123);
+    const sent = await sendChunked(api, body.length, { body });
+    expect(sent.status, sent.body).toBe(201);
+    const json = JSON.parse(sent.body) as { id: string; url: string; size: number };
+    expect(json.size).toBe(body.length);
+    await uploadSpanDone();
+    expect(one(SPAN_UPLOAD_STREAM).events.filter((e) => e.name === EVENT_UPLOAD_PART).map((e) => e.attributes)).toEqual([
+      { partNumber: 1, bytes: UPLOAD_PART_SIZE_BYTES, totalBytes: UPLOAD_PART_SIZE_BYTES },
+      { partNumber: 2, bytes: body.length - UPLOAD_PART_SIZE_BYTES, totalBytes: body.length },
+    ]);
+    const got = await fetch(`${api.url}${json.url}?delivery=stream`, { headers: auth(api) });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(body)).toBe(true);
+  });
+
+  it('sizes the part buffer by the declared length under a part, else a part; grows it by doubling up to a part', () => {
+    expect(firstPartBufferBytes(64 * 1024, UPLOAD_PART_SIZE_BYTES)).toBe(64 * 1024);
+    expect(firstPartBufferBytes(12 * MiB, UPLOAD_PART_SIZE_BYTES)).toBe(UPLOAD_PART_SIZE_BYTES);
+    for (const undeclared of [NaN, 0, -1, 1.5, Infinity]) {
+      expect(firstPartBufferBytes(undeclared, UPLOAD_PART_SIZE_BYTES)).toBe(UPLOAD_BUFFER_INITIAL_BYTES);
+    }
+    expect(firstPartBufferBytes(NaN, 1000)).toBe(1000);
+    const part = Buffer.from('abcdef');
+    const grown = growPart(part, 4, 10);
+    expect([grown.length, grown.subarray(0, 4).toString()]).toEqual([10, 'abcd']);
+    expect(growPart(Buffer.alloc(3), 3, 100).length).toBe(6);
   });
 
   it('accepts `curl -T` (PUT, no Content-Type) and ?visibility=public, sniffing the container from magic bytes', async () => {

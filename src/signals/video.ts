@@ -78,3 +78,10 @@ export type UploadFailureReason = (typeof UPLOAD_FAILURE_REASONS)[number];
 export const UPLOAD_MAX_BYTES_DEFAULT = 2 * 1024 ** 3; // 2 GiB, overridable by UPLOAD_MAX_BYTES
 /** Multipart part size: S3's minimum (5 MiB) keeps memory per upload at one part in flight. */
 export const UPLOAD_PART_SIZE_BYTES = 5 * 1024 * 1024;
+/**
+ * First size of an upload's part buffer when the request declares no length (chunked): it doubles
+ * up to a part as the body comes. With a Content-Length under a part the buffer is that length.
+ * A fresh 5 MiB buffer per small upload made V8 run a full collection every ~12 uploads (external
+ * memory pressure; docs/benchmarks.md, "Upload's part buffer").
+ */
+export const UPLOAD_BUFFER_INITIAL_BYTES = 256 * 1024;

@@ -1,6 +1,6 @@
 // POST (or PUT, what `curl -T` sends) /api/upload/stream — streams a video straight into an S3
-// multipart upload. Memory is one part buffer (UPLOAD_PART_SIZE_BYTES) per upload, whatever the
-// file size: the body is read only while the previous part is not being uploaded (TCP
+// multipart upload. Memory is at most one part buffer (UPLOAD_PART_SIZE_BYTES) per upload, whatever the
+// file size (a smaller one for a body that declares a smaller length or has not reached a part yet): the body is read only while the previous part is not being uploaded (TCP
 // back-pressure does the rest). The content type comes from magic bytes; the object key is
 // server-generated; the client's file name is only metadata. Over the size limit -> 413 and the
 // multipart upload aborted; client abort -> aborted; Redis down -> object deleted, 503.
@@ -20,6 +20,7 @@ import {
   REDIS_COMMAND_TIMEOUT_MS,
   ROUTES,
   SPAN_UPLOAD_STREAM,
+  UPLOAD_BUFFER_INITIAL_BYTES,
   VIDEO_KEY_PREFIX,
   VISIBILITIES,
   type UploadFailureReason,
@@ -63,6 +64,23 @@ class UploadFailure extends Error {
 }
 
 const tooLarge = (max: number): UploadFailure => new UploadFailure(413, 'too_large', 'too_large', `uploads are limited to ${max} bytes`);
+
+/**
+ * The part buffer's first size: the declared body length when it is under a part (a 64 KiB upload
+ * does not get 5 MiB), otherwise a part; without a usable declared length, `initial` (the buffer
+ * then doubles as the body comes, see growPart). Never 0: a body may come without a declaration.
+ */
+export function firstPartBufferBytes(declared: number, partSize: number, initial: number = UPLOAD_BUFFER_INITIAL_BYTES): number {
+  if (Number.isSafeInteger(declared) && declared > 0) return Math.min(declared, partSize);
+  return Math.min(initial, partSize);
+}
+
+/** A buffer twice as large (at most `partSize`, at least `fill + 1`) holding `part`'s first `fill` bytes. */
+export function growPart(part: Buffer, fill: number, partSize: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.min(partSize, Math.max(part.length * 2, fill + 1)));
+  part.copy(next, 0, 0, fill);
+  return next;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -170,10 +188,11 @@ export async function uploadRoutes(app: FastifyInstance, deps: UploadRouteDeps):
           const chunk = raw as Buffer;
           total += chunk.length;
           if (total > config.uploadMaxBytes) throw tooLarge(config.uploadMaxBytes);
-          part ??= Buffer.allocUnsafe(partSize);
+          part ??= Buffer.allocUnsafe(firstPartBufferBytes(declared, partSize));
           let offset = 0;
           while (offset < chunk.length) {
-            const n = Math.min(chunk.length - offset, partSize - fill);
+            if (fill === part.length) part = growPart(part, fill, partSize);
+            const n = Math.min(chunk.length - offset, part.length - fill);
             chunk.copy(part, fill, offset, offset + n);
             fill += n;
             offset += n;
