@@ -1,26 +1,25 @@
 // Garbage-collector pressure of each video-api variant under load: how long young-generation
-// scavenges take and how fast the old generation grows between full collections. It is the
-// check for the failure found in the overhead work: per-request telemetry objects that V8
-// pretenures into old space keep that request's fresh strings (trace ids) alive through every
-// scavenge, so scavenges get several times longer and the old generation grows steadily.
+// scavenges take, how fast the old generation grows, and how many full (mark-compact)
+// collections the load causes. It is the check for two failures found in the overhead work:
+// per-request telemetry objects that V8 pretenures into old space keep that request's fresh
+// strings (trace ids) alive through every scavenge (GET /healthz), and a 5 MiB part buffer per
+// upload that made V8 run a mark-compact every ~12 small uploads (external memory).
 //
-//   node bench/gc-trace.ts [--seconds 16] [--variants baseline,production,full] [--node-flag --no-allocation-site-pretenuring]
+//   node bench/gc-trace.ts [--workload healthz|stream|redirect|upload] [--seconds 16]
+//     [--variants baseline,production,full] [--node-flag --no-allocation-site-pretenuring]
 //
-// Each variant runs as a fresh process pinned to CPU 1 with --trace-gc, GET /healthz is driven by
-// wrk on CPU 0, and the trace's scavenge lines are summarised over the second half of the run
-// (after start-up and JIT warm-up): scavenges per second, mean pause, and the old generation's
-// growth (heap size after each scavenge, first vs last). Needs wrk, taskset and redis-server.
-import { spawn, spawnSync } from 'node:child_process';
+// The bench's components (s3rver behind the delay proxy, Redis, an OTLP sink per variant; see
+// overhead.ts). Each variant runs as a fresh process pinned to CPU 1 with --trace-gc, wrk drives
+// the workload on CPU 0 with 8 connections, and the trace is summarised over the second half of
+// the run (after start-up and JIT warm-up): scavenges per second, mean pause, the old
+// generation's growth (heap size after each scavenge, first vs last), and mark-compacts with
+// their main-thread time (pause plus incremental steps) per 1000 requests. Needs wrk, taskset,
+// redis-server.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_API } from '../src/signals/index.ts';
-import { startRedis } from '../test/harness/redis.ts';
-import { freePort, requireBinary, stopProcess, waitForPort } from '../test/harness/process.ts';
-import { VARIANTS, variantCommand, type Variant } from './overhead.ts';
-import { startOtlpSink } from './otlp-sink.ts';
+import { runWrk, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type Variant, type Workload } from './overhead.ts';
 import { parseProcStatCpuSeconds } from './stats.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface ScavengeSummary {
   scavenges: number;
@@ -51,6 +50,26 @@ export function summarizeScavenges(trace: string, fromMs: number): ScavengeSumma
   };
 }
 
+export interface MarkCompactSummary {
+  count: number;
+  /** Main-thread milliseconds: the final pause plus the incremental marking steps before it. */
+  mainThreadMs: number;
+}
+
+/** Sums `--trace-gc` Mark-Compact lines whose timestamp is at or after `fromMs`. */
+export function summarizeMarkCompacts(trace: string, fromMs: number): MarkCompactSummary {
+  // [pid:0x...]   245 ms: Mark-Compact 128.7 (193.0) -> 22.9 (152.9) MB, pooled: 0 MB, 15.93 / 0.00 ms  (+ 8.8 ms in 12 steps since start of marking, ...
+  const re = /\]\s+(\d+) ms: Mark-Compact [^\n]*?MB, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in \d+ steps)?/g;
+  let count = 0;
+  let mainThreadMs = 0;
+  for (const m of trace.matchAll(re)) {
+    if (Number(m[1]) < fromMs) continue;
+    count++;
+    mainThreadMs += Number(m[2]) + Number(m[3] ?? 0);
+  }
+  return { count, mainThreadMs };
+}
+
 function arg(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -62,71 +81,46 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seconds) || seconds < 4) throw new Error('--seconds must be an integer >= 4');
   const variants = (arg(argv, '--variants') ?? 'baseline,production,full').split(',') as Variant[];
   for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown "${v}" (known: ${VARIANTS.join(', ')})`);
+  const workload = (arg(argv, '--workload') ?? 'healthz') as Workload;
+  if (!WORKLOADS.includes(workload)) throw new Error(`--workload: unknown "${workload}" (known: ${WORKLOADS.join(', ')})`);
   const nodeFlags = argv.flatMap((a, i) => (a === '--node-flag' && argv[i + 1] ? [argv[i + 1]!] : []));
-  const wrk = requireBinary('wrk', 'apt-get install -y wrk');
-  const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
-  const redis = await startRedis();
-  const sink = await startOtlpSink();
-  console.log(`gc-trace: GET /healthz, ${seconds} s per variant${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}; scavenges over the second half`);
-  console.log('| variant | req/s | CPU µs/req | scavenges/s | mean scavenge pause ms | heap after scavenge MB (first → last) | old-generation growth MB/s |');
-  console.log('|---|---|---|---|---|---|---|');
+  const opts = { variants, pinHarness: true, loadCpu: 0, serverCpu: 1, connections: 8, nodeFlags: ['--trace-gc', ...nodeFlags] };
+  const be = await startBenchEnv(opts, 'gc-trace');
+  const run = workloadRun(workload, be.ctx, be.bodyFile);
+  console.log(`gc-trace: ${run.plan.method} ${run.route} (${workload}), ${seconds} s per variant${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}; the second half counted`);
+  console.log('| variant | req/s | CPU µs/req | scavenges/s | mean scavenge pause ms | heap after scavenge MB (first → last) | old-generation growth MB/s | mark-compacts per 1000 req | mark-compact main-thread ms per 1000 req |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   try {
     for (const variant of variants) {
-      const port = await freePort();
-      const cmd = variantCommand(variant);
       const spawnedAt = Date.now();
-      const proc = spawn(taskset, ['-c', '1', process.execPath, '--trace-gc', ...nodeFlags, ...cmd.args], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          METRICS_PORT: String(await freePort()),
-          S3_ENDPOINT: 'http://127.0.0.1:9',
-          S3_BUCKET: 'gc-trace',
-          S3_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'gc-trace',
-          AWS_SECRET_ACCESS_KEY: 'gc-trace',
-          REDIS_URL: redis.url,
-          SESSION_SECRET: 'gc-trace-session-secret-0123456789abcdef',
-          OTEL_SERVICE_NAME: SERVICE_API,
-          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-          OTEL_METRICS_EXPORTER: 'none',
-          LOG_LEVEL: 'warn',
-          ...cmd.env,
-        },
-      });
-      // V8 prints the trace through C stdio, block-buffered on a pipe: it is complete only once
-      // the process has exited, so it is parsed after the stop.
-      let trace = '';
-      proc.stdout.on('data', (d: Buffer) => (trace += d.toString()));
-      proc.stderr.on('data', (d: Buffer) => (trace += d.toString()));
-      let row: { requests: number; cpuSeconds: number; fromMs: number } | undefined;
+      const svc = await startService(be.env, variant, opts, `gc-${variant}`, be.env.sinks.get(variant)!);
+      let row: { requests: number; cpuSeconds: number; fromMs: number };
       try {
-        await waitForPort(port, 30_000, proc);
         const half = Math.floor(seconds / 2);
-        const url = `http://127.0.0.1:${port}/healthz`;
-        spawnSync(taskset, ['-c', '0', wrk, '-t1', '-c8', `-d${half}s`, url], { encoding: 'utf8' });
+        const url = `http://127.0.0.1:${svc.port}${run.plan.path}`;
+        await runWrk(be.env, opts, url, run, half);
         // Trace timestamps count from the start of the process (spawned just after spawnedAt).
         const fromMs = Date.now() - spawnedAt;
-        const cpu0 = parseProcStatCpuSeconds(readFileSync(`/proc/${proc.pid}/stat`, 'utf8'));
-        const out = spawnSync(taskset, ['-c', '0', wrk, '-t1', '-c8', `-d${seconds - half}s`, url], { encoding: 'utf8' }).stdout;
-        const cpu1 = parseProcStatCpuSeconds(readFileSync(`/proc/${proc.pid}/stat`, 'utf8'));
-        row = { requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN), cpuSeconds: cpu1 - cpu0, fromMs };
+        const cpu0 = parseProcStatCpuSeconds(readFileSync(`/proc/${svc.proc.pid}/stat`, 'utf8'));
+        const w = await runWrk(be.env, opts, url, run, seconds - half);
+        const cpu1 = parseProcStatCpuSeconds(readFileSync(`/proc/${svc.proc.pid}/stat`, 'utf8'));
+        row = { requests: w.requests, cpuSeconds: cpu1 - cpu0, fromMs };
       } finally {
-        await stopProcess(proc);
+        await svc.stop();
       }
+      // V8 prints the trace through C stdio, block-buffered: the log is complete once the process has exited.
+      const trace = readFileSync(join(be.env.logDir, `gc-${variant}.log`), 'utf8');
       const s = summarizeScavenges(trace, row.fromMs);
+      const mc = summarizeMarkCompacts(trace, row.fromMs);
       const cells = s
         ? [s.perSecond.toFixed(1), s.meanPauseMs.toFixed(2), `${s.heapAfterFirstMb.toFixed(1)} → ${s.heapAfterLastMb.toFixed(1)}`, s.growthMbPerSecond.toFixed(2)]
         : ['n/a', 'n/a', 'n/a', 'n/a'];
+      const per1000 = (n: number) => ((n * 1000) / row.requests).toFixed(2);
       const half = Math.floor(seconds / 2);
-      console.log(`| ${variant} | ${(row.requests / (seconds - half)).toFixed(0)} | ${((row.cpuSeconds * 1e6) / row.requests).toFixed(1)} | ${cells.join(' | ')} |`);
+      console.log(`| ${variant} | ${(row.requests / (seconds - half)).toFixed(0)} | ${((row.cpuSeconds * 1e6) / row.requests).toFixed(1)} | ${cells.join(' | ')} | ${per1000(mc.count)} | ${per1000(mc.mainThreadMs)} |`);
     }
   } finally {
-    await sink.close();
-    await redis.stop();
+    await be.close();
   }
 }
 

@@ -254,7 +254,7 @@ export function workloadRun(workload: Workload, ctx: LoadContext, bodyFile: stri
   }
 }
 
-function runWrk(env: Env, opts: BenchOptions, url: string, run: WorkloadRun, seconds: number): Promise<WrkResult> {
+export function runWrk(env: Env, opts: Pick<BenchOptions, 'loadCpu' | 'connections'>, url: string, run: WorkloadRun, seconds: number): Promise<WrkResult> {
   const headers = Object.entries(run.plan.headers)
     .map(([k, v]) => `${k}: ${v}`)
     .join('|');

@@ -322,4 +322,21 @@ describe('bench/gc-trace.ts parser', () => {
     // Fewer than two scavenges in the window: no rate can be given.
     expect(summarizeScavenges(trace, 11000)).toBeUndefined();
   });
+
+  it('counts the mark-compacts from a point in time with their main-thread time (pause plus incremental steps)', async () => {
+    const { summarizeMarkCompacts } = await import('../bench/gc-trace.ts');
+    const more = [
+      trace,
+      '[3067:0x14d2e000]    11000 ms: Mark-Compact 128.7 (193.0) -> 22.9 (152.9) MB, pooled: 0 MB, 15.93 / 0.00 ms  (+ 8.8 ms in 12 steps since start of marking, biggest step 3.1 ms, walltime since start of marking 37 ms) (average mu = 0.923, current mu = 0.923) finalize incremental marking via stack guard; GC in old space requested',
+      '[3067:0x14d2e000]    11500 ms: Mark-Compact 58.2 (186.8) -> 44.2 (173.0) MB, pooled: 0 MB, 9.24 / 0.00 ms  (+ 19.9 ms in 81 steps since start of marking, biggest step 16.1 ms, walltime since start of marking 34 ms) (average mu = 0.854, current mu = 0.654) finalize incremental marking via stack guard; GC in old space requested',
+    ].join('\n');
+    const s = summarizeMarkCompacts(more, 10000);
+    expect(s.count).toBe(2);
+    expect(s.mainThreadMs).toBeCloseTo(15.93 + 8.8 + 9.24 + 19.9, 10);
+    // The one at 1851 ms (no incremental steps printed) counts from an earlier point.
+    const all = summarizeMarkCompacts(more, 0);
+    expect(all.count).toBe(3);
+    expect(all.mainThreadMs).toBeCloseTo(s.mainThreadMs + 16.24, 10);
+    expect(summarizeMarkCompacts(more, 12000)).toEqual({ count: 0, mainThreadMs: 0 });
+  });
 });
