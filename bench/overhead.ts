@@ -173,7 +173,9 @@ export async function startService(
   const metricsPort = await freePort();
   const cmd = variantCommand(variant);
   const log = openSync(join(env.logDir, `${logName}.log`), 'w');
-  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), ...(wrapper?.prefix ?? []), process.execPath, ...(opts.nodeFlags ?? []), ...cmd.args], {
+  // A V8 log (e.g. the one --perf-basic-prof turns on) goes to the run's temp dir, not the repo.
+  const v8Log = `--logfile=${join(env.logDir, `${logName}-v8.log`)}`;
+  const proc = spawn(env.taskset, ['-c', String(opts.serverCpu), ...(wrapper?.prefix ?? []), process.execPath, v8Log, ...(opts.nodeFlags ?? []), ...cmd.args], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
     env: {

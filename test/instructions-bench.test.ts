@@ -1,9 +1,10 @@
 // bench/instructions.ts: instructions per request under callgrind. Its parsers and report, and one
 // short real run (valgrind, s3rver, Redis, the OTLP sinks, two video-api processes).
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { callgrindTotal, categorize, instructionTable, parseInstructionArgs, runInstructions, summarizeInstructions, type InstructionTrial } from '../bench/instructions.ts';
 
 // The shape of `callgrind_annotate --inclusive=no` output (abridged from a real dump).
@@ -83,6 +84,9 @@ describe('bench:instructions parsing and report', () => {
 describe('bench:instructions end to end (one short round, machinery only)', () => {
   it('counts the instructions of a baseline and a 100 %-sampled video-api under callgrind, with the data check, and keeps the dumps', async () => {
     const keep = mkdtempSync(join(tmpdir(), 'instr-keep-'));
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const v8Logs = () => readdirSync(root).filter((f) => /^isolate-.*v8\.log$/.test(f));
+    const logsBefore = v8Logs();
     const { trials } = await runInstructions({
       ...parseInstructionArgs([]).opts,
       variants: ['baseline', 'full'],
@@ -111,6 +115,8 @@ describe('bench:instructions end to end (one short round, machinery only)', () =
       expect(callgrindTotal(readFileSync(join(keep, `r0-${t.variant}-healthz.callgrind`), 'utf8')) / t.requests).toBe(t.perRequest);
       expect(readFileSync(join(keep, `r0-${t.variant}.perf.map`), 'utf8')).toMatch(/^[0-9a-f]+ [0-9a-f]+ JS:/m);
     }
+    // The V8 log --perf-basic-prof turns on goes to the run's temp dir, not the repository.
+    expect(v8Logs().filter((f) => !logsBefore.includes(f))).toEqual([]);
     rmSync(keep, { recursive: true, force: true });
   }, 300_000);
 });
