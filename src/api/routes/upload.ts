@@ -1,9 +1,10 @@
 // POST (or PUT, what `curl -T` sends) /api/upload/stream — streams a video straight into an S3
-// multipart upload. Memory is at most one part buffer (UPLOAD_PART_SIZE_BYTES) per upload, whatever the
-// file size (a smaller one for a body that declares a smaller length or has not reached a part yet): the body is read only while the previous part is not being uploaded (TCP
-// back-pressure does the rest). The content type comes from magic bytes; the object key is
-// server-generated; the client's file name is only metadata. Over the size limit -> 413 and the
-// multipart upload aborted; client abort -> aborted; Redis down -> object deleted, 503.
+// multipart upload. Memory is at most one part buffer (UPLOAD_PART_SIZE_BYTES) per upload, whatever
+// the file size (smaller for a body that declares less, or a chunked one not yet a part long): the
+// body is read only while the previous part is not being uploaded (TCP back-pressure does the
+// rest). The content type comes from magic bytes; the object key is server-generated; the
+// client's file name is only metadata. Over the size limit -> 413 and the multipart upload
+// aborted; client abort -> aborted; Redis down -> object deleted, 503.
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
