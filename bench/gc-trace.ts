@@ -84,6 +84,8 @@ async function main(): Promise<void> {
   const workload = (arg(argv, '--workload') ?? 'healthz') as Workload;
   if (!WORKLOADS.includes(workload)) throw new Error(`--workload: unknown "${workload}" (known: ${WORKLOADS.join(', ')})`);
   const nodeFlags = argv.flatMap((a, i) => (a === '--node-flag' && argv[i + 1] ? [argv[i + 1]!] : []));
+  // The first half warms up; the second is counted.
+  const half = Math.floor(seconds / 2);
   const opts = { variants, pinHarness: true, loadCpu: 0, serverCpu: 1, connections: 8, nodeFlags: ['--trace-gc', ...nodeFlags] };
   const be = await startBenchEnv(opts, 'gc-trace');
   const run = workloadRun(workload, be.ctx, be.bodyFile);
@@ -96,7 +98,6 @@ async function main(): Promise<void> {
       const svc = await startService(be.env, variant, opts, `gc-${variant}`, be.env.sinks.get(variant)!);
       let row: { requests: number; cpuSeconds: number; fromMs: number };
       try {
-        const half = Math.floor(seconds / 2);
         const url = `http://127.0.0.1:${svc.port}${run.plan.path}`;
         await runWrk(be.env, opts, url, run, half);
         // Trace timestamps count from the start of the process (spawned just after spawnedAt).
@@ -116,7 +117,6 @@ async function main(): Promise<void> {
         ? [s.perSecond.toFixed(1), s.meanPauseMs.toFixed(2), `${s.heapAfterFirstMb.toFixed(1)} → ${s.heapAfterLastMb.toFixed(1)}`, s.growthMbPerSecond.toFixed(2)]
         : ['n/a', 'n/a', 'n/a', 'n/a'];
       const per1000 = (n: number) => ((n * 1000) / row.requests).toFixed(2);
-      const half = Math.floor(seconds / 2);
       console.log(`| ${variant} | ${(row.requests / (seconds - half)).toFixed(0)} | ${((row.cpuSeconds * 1e6) / row.requests).toFixed(1)} | ${cells.join(' | ')} | ${per1000(mc.count)} | ${per1000(mc.mainThreadMs)} |`);
     }
   } finally {
