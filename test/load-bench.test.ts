@@ -340,3 +340,78 @@ describe('bench/gc-trace.ts parser', () => {
     expect(summarizeMarkCompacts(more, 12000)).toEqual({ count: 0, mainThreadMs: 0 });
   });
 });
+
+describe('bench:gc --alloc (bench/alloc-sample.ts and the site summary)', () => {
+  it('sums sampled bytes per request by allocating function, naming builtins by their caller', async () => {
+    const { allocationSites, allocationDiff } = await import('../bench/gc-trace.ts');
+    const root = process.cwd();
+    const frame = (functionName: string, url: string, lineNumber: number) => ({ functionName, url, lineNumber });
+    const profile = {
+      head: {
+        id: 1,
+        callFrame: frame('(root)', '', -1),
+        children: [
+          {
+            id: 2,
+            callFrame: frame('handler', `file://${root}/src/api/app.ts`, 9),
+            children: [{ id: 3, callFrame: frame('WeakSet', '', -1) }],
+          },
+          { id: 4, callFrame: frame('isAnyValue', 'file:///x/node_modules/@opentelemetry/core/dist/common/attributes.mjs', 134) },
+        ],
+      },
+      samples: [
+        { size: 100, nodeId: 2 },
+        { size: 300, nodeId: 3 },
+        { size: 300, nodeId: 3 },
+        { size: 200, nodeId: 4 },
+      ],
+    };
+    const r = allocationSites(profile, 10);
+    expect(r.perRequest).toBe(90);
+    expect(r.sites.get('handler src/api/app.ts:10')).toBe(10);
+    expect(r.sites.get('WeakSet in handler src/api/app.ts:10')).toBe(60);
+    expect(r.sites.get('isAnyValue @opentelemetry/core/dist/common/attributes.mjs:135')).toBe(20);
+    const base = new Map([['a', 5], ['b', 50]]);
+    const other = new Map([['a', 25], ['b', 40], ['c', 7]]);
+    expect(allocationDiff(base, other, 2)).toEqual([
+      { site: 'a', base: 5, other: 25 },
+      { site: 'c', base: 0, other: 7 },
+    ]);
+    expect(() => allocationSites(profile, 0)).toThrow(/no requests counted/);
+  });
+
+  it('profiles a real process between two SIGUSR2 and counts its HTTP requests', async () => {
+    const { mkdtempSync, readFileSync, existsSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { spawn } = await import('node:child_process');
+    const { pathToFileURL } = await import('node:url');
+    const { allocationSites } = await import('../bench/gc-trace.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'alloc-sample-'));
+    const preload = `${pathToFileURL(join(process.cwd(), 'bench/alloc-sample.ts')).href}?dir=${encodeURIComponent(dir)}&interval=512`;
+    const server = `require('http').createServer(function allocateRows(q, s) { const rows = []; for (let i = 0; i < 2000; i++) rows.push({ i, s: 'row' + i }); s.end(String(rows.length)); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
+    const child = spawn(process.execPath, [`--import=${preload}`, '-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()); // before sampling: not counted
+      child.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 20; i++) await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+      child.kill('SIGUSR2');
+      const out = join(dir, `alloc-${child.pid}.json`);
+      for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
+      const got = JSON.parse(readFileSync(out, 'utf8')) as { requests: number; profile: Parameters<typeof allocationSites>[0] };
+      expect(got.requests).toBe(20);
+      const { perRequest, sites } = allocationSites(got.profile, got.requests);
+      // 2000 objects and strings per request, all garbage by the end: only a profile that keeps
+      // freed objects sees them.
+      const handler = [...sites].filter(([site]) => site.includes('allocateRows')).reduce((a, [, v]) => a + v, 0);
+      expect(handler).toBeGreaterThan(20_000);
+      expect(perRequest).toBeGreaterThanOrEqual(handler);
+    } finally {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
