@@ -1,10 +1,11 @@
 // Preloaded into a bench service process by `npm run bench:gc -- --alloc` (with
 // `--import=<this file's URL>?dir=<directory>&interval=<bytes between samples>`): V8's sampling
 // heap profiler, counting objects the garbage collector has already freed as well, so it measures
-// what a request allocates, not what survives. The first SIGUSR2 starts sampling and counting requests, the second stops and
-// writes `<dir>/alloc-<pid>.json` ({ requests, profile }). Nothing happens without a signal.
+// what a request allocates, not what survives. The first SIGUSR2 starts sampling and counting
+// requests, the second stops and writes `<dir>/alloc-<pid>.json` ({ requests, profile }; written
+// under another name and renamed, so it appears complete). Nothing happens without a signal.
 import { subscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 
@@ -38,7 +39,7 @@ process.on('SIGUSR2', () => {
   session.post('HeapProfiler.stopSampling', (err, result) => {
     counting = false;
     const out = join(dir, `alloc-${process.pid}.json`);
-    if (err) writeFileSync(out, JSON.stringify({ error: err.message }));
-    else writeFileSync(out, JSON.stringify({ requests, profile: result.profile }));
+    writeFileSync(`${out}.part`, JSON.stringify(err ? { error: err.message } : { requests, profile: result.profile }));
+    renameSync(`${out}.part`, out);
   });
 });

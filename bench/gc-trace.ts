@@ -149,8 +149,7 @@ async function waitForFile(path: string, timeoutMs: number): Promise<string> {
     if (Date.now() > until) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
     await sleep(200);
   }
-  // Written in one writeFileSync call; give it a moment to finish.
-  await sleep(200);
+  // alloc-sample.ts renames the file into place once it is written.
   return readFileSync(path, 'utf8');
 }
 

@@ -400,7 +400,6 @@ describe('bench:gc --alloc (bench/alloc-sample.ts and the site summary)', () => 
       child.kill('SIGUSR2');
       const out = join(dir, `alloc-${child.pid}.json`);
       for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
-      await new Promise((r) => setTimeout(r, 200));
       const got = JSON.parse(readFileSync(out, 'utf8')) as { requests: number; profile: Parameters<typeof allocationSites>[0] };
       expect(got.requests).toBe(20);
       const { perRequest, sites } = allocationSites(got.profile, got.requests);
