@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { runWrk, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type Variant, type Workload } from './overhead.ts';
+import { ROOT, runWrk, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type Variant, type Workload } from './overhead.ts';
 import { parseProcStatCpuSeconds } from './stats.ts';
 
 export interface ScavengeSummary {
@@ -95,7 +95,6 @@ export interface HeapProfile {
   samples: { size: number; nodeId: number }[];
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bytes between heap samples: small enough for per-request differences of a few hundred bytes. */
 const ALLOC_SAMPLING_INTERVAL_BYTES = 512;
 

@@ -50,7 +50,8 @@ import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
 import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
 
 export const VARIANTS = ['baseline', 'baseline-aa', 'production', 'unsampled', 'full', 'stock'] as const;
