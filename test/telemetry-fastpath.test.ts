@@ -34,7 +34,8 @@ describe('head-sampling fast path', () => {
 describe('pooled ids', () => {
   it('keeps the pool strings small: ids held for a while pin no large object (promoted whole to the old generation)', async () => {
     const { getHeapSpaceStatistics } = await import('node:v8');
-    const { randomTraceId } = await import('../src/telemetry/ids.ts');
+    const { PooledIdGenerator, rootContexts } = await import('../src/telemetry/ids.ts');
+    const gen = new PooledIdGenerator();
     const largeObjects = () =>
       getHeapSpaceStatistics()
         .filter((s) => s.space_name === 'large_object_space' || s.space_name === 'new_large_object_space')
@@ -46,11 +47,16 @@ describe('pooled ids', () => {
     const before = largeObjects();
     const held: string[] = [];
     for (let i = 0; i < 20 * 4096; i++) {
-      const id = randomTraceId();
+      const id = gen.generateTraceId();
       if (i % 4096 === 0) held.push(id);
     }
+    // The same for the header values of unsampled requests (slices of one pooled string).
+    for (let i = 0; i < 20 * 4096; i++) {
+      rootContexts.next();
+      if (i % 4096 === 0) held.push(rootContexts.serverTiming);
+    }
     expect(largeObjects() - before).toBeLessThan(1024 * 1024);
-    expect(new Set(held).size).toBe(20);
+    expect(new Set(held).size).toBe(40);
   });
 
   it('gives the SDK valid, distinct W3C ids, also past a refill of the pool', async () => {
@@ -74,5 +80,28 @@ describe('pooled ids', () => {
     const low = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
     expect(low).toBeGreaterThan(4500);
     expect(low).toBeLessThan(5500);
+  });
+
+  it('gives unsampled root requests valid, distinct ids and the header values that carry them, also past refills', async () => {
+    const { rootContexts } = await import('../src/telemetry/ids.ts');
+    const traceIds = new Set<string>();
+    const spanIds = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      rootContexts.next();
+      const { traceId, spanId, traceparent, serverTiming } = rootContexts;
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(traceId).not.toBe('0'.repeat(32));
+      expect(spanId).not.toBe('0'.repeat(16));
+      expect(traceparent).toBe(`00-${traceId}-${spanId}-00`);
+      expect(serverTiming).toBe(`traceparent;desc="${traceparent}"`);
+      traceIds.add(traceId);
+      spanIds.add(spanId);
+    }
+    expect(traceIds.size).toBe(2000);
+    expect(spanIds.size).toBe(2000);
+    const low = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
+    expect(low).toBeGreaterThan(850);
+    expect(low).toBeLessThan(1150);
   });
 });

@@ -80,9 +80,11 @@ describe('instrumentFastify sampling in production', () => {
     let unsampled = 0;
     for (let i = 0; i < 5000; i++) {
       const res = await app.inject({ method: 'GET', url: ROUTES.videoList });
-      const [, traceId, spanId, flags] = String(res.headers.traceresponse).split('-');
+      const traceresponse = String(res.headers.traceresponse);
+      const [, traceId, spanId, flags] = traceresponse.split('-');
       if (flags !== '00') continue;
       unsampled++;
+      expect(res.headers['server-timing']).toBe(`traceparent;desc="${traceresponse}"`);
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(spanId).toMatch(/^[0-9a-f]{16}$/);
       traceIds.add(traceId!);

@@ -15,6 +15,8 @@
 //   because their url.full would carry the raw contact id (/contacts/<id>/notes); our span is
 //   the client span and the W3C trace context is injected by hand.
 import { createHash, randomUUID } from 'node:crypto';
+// Imported: the global `performance` is an accessor Node calls on every use.
+import { performance } from 'node:perf_hooks';
 import { context, propagation, SpanKind, type Span } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import {

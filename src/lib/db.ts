@@ -6,6 +6,8 @@
 //    trace_id exemplar (a client extension);
 //  - a `slow query` log line carrying trace_id when it takes SLOW_QUERY_THRESHOLD_MS or more.
 // No Rust engine is involved anywhere (docs/database.md): the query compiler is WebAssembly.
+// Imported: the global `performance` is an accessor Node calls on every use.
+import { performance } from 'node:perf_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import type { Logger } from 'pino';

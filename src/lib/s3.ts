@@ -1,6 +1,8 @@
 // The S3 boundary: the only module that calls S3. Every operation is a CLIENT span
 // `s3.<operation>` with bucket/key/operation attributes, an observation of the S3 latency
 // histogram by operation and outcome, and on failure ERROR status plus an exception event.
+// Imported: the global `performance` is an accessor Node calls on every use.
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,

@@ -12,6 +12,8 @@
 // Authorization and cookie headers are never read into telemetry; URLs are redacted.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+// Imported: the global `performance` is an accessor Node calls on every use.
+import { performance } from 'node:perf_hooks';
 import {
   context,
   createContextKey,
@@ -44,7 +46,7 @@ import {
   type RouteClass,
 } from '../signals/index.ts';
 import { fastHistogram, type FastHistogram, type HistogramSeries } from './http-metric.ts';
-import { randomSpanId, randomTraceId } from './ids.ts';
+import { rootContexts, serverTimingValue } from './ids.ts';
 import { redactString } from './redact.ts';
 import { HEAD_SAMPLED_CONTEXT } from './sampler.ts';
 import { telemetryState } from './state.ts';
@@ -199,10 +201,6 @@ export function getServerSpan(request: FastifyRequest): Span | undefined {
   return stateOf(request)?.span;
 }
 
-function unsampledRootSpan(): Span {
-  return trace.wrapSpanContext(new UnsampledSpanContext(randomTraceId(), randomSpanId()));
-}
-
 /** See instrumentFastify: the socket caches its peer address (and takes its final shape) here. */
 function readPeerAddressOnce(socket: Socket): void {
   void socket.remoteAddress;
@@ -336,13 +334,18 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     // probability rootRatio: take that decision here, and an unsampled request gets a
     // non-recording span with fresh ids (what the SDK would return) without the SDK's span
     // machinery. Any other sampler (OTEL_TRACES_SAMPLER, tests) always goes through the SDK.
+    // The unsampled root request's ids and header values come from rootContexts (pooled).
     const rootRatio = telemetryState.rootRatio;
-    const span =
-      !isCritical && parent === ROOT_CONTEXT && rootRatio !== undefined && rootRatio < 1
-        ? Math.random() < rootRatio
-          ? getTracer().startSpan(m.name, SERVER_SPAN, HEAD_SAMPLED_CONTEXT)
-          : unsampledRootSpan()
-        : getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
+    let pooled = false;
+    let span: Span;
+    if (!isCritical && parent === ROOT_CONTEXT && rootRatio !== undefined && rootRatio < 1) {
+      if (Math.random() < rootRatio) span = getTracer().startSpan(m.name, SERVER_SPAN, HEAD_SAMPLED_CONTEXT);
+      else {
+        rootContexts.next();
+        span = trace.wrapSpanContext(new UnsampledSpanContext(rootContexts.traceId, rootContexts.spanId));
+        pooled = true;
+      }
+    } else span = getTracer().startSpan(m.name, isCritical ? { kind: SpanKind.SERVER, attributes: CRITICAL_ATTRS } : SERVER_SPAN, parent);
     if (span.isRecording()) {
       span.setAttributes(m.attrs);
       const url = request.url;
@@ -361,11 +364,14 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     const res = reply.raw as ServerResponse & WithState;
     res[kState] = st;
     res.on('close', onResClose);
-    // Without a running SDK the span context is the invalid all-zero one: no header then.
-    if (telemetryState.enabled) {
+    if (pooled) {
+      reply.header(TRACE_RESPONSE_HEADER, rootContexts.traceparent);
+      reply.header(SERVER_TIMING_HEADER, rootContexts.serverTiming);
+    } else if (telemetryState.enabled) {
+      // Without a running SDK the span context is the invalid all-zero one: no header then.
       const tp = traceparentOf(span);
       reply.header(TRACE_RESPONSE_HEADER, tp);
-      reply.header(SERVER_TIMING_HEADER, `traceparent;desc="${tp}"`);
+      reply.header(SERVER_TIMING_HEADER, serverTimingValue(tp));
     }
     context.with(ctx, done);
   });
