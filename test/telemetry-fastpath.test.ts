@@ -82,6 +82,31 @@ describe('pooled ids', () => {
     expect(low).toBeLessThan(5500);
   });
 
+  it('draws an entry again when its trace or span id would be all zeros (invalid in W3C)', async () => {
+    const { RootContextPool } = await import('../src/telemetry/ids.ts');
+    const { randomFillSync } = await import('node:crypto');
+    const calls: (number | undefined)[] = [];
+    // The first draw of the pool is all zeros: every entry must be drawn again, on its own bytes.
+    const fill = ((buf: Buffer, offset?: number, size?: number) => {
+      calls.push(size);
+      if (calls.length === 1) return buf.fill(0);
+      return randomFillSync(buf, offset, size);
+    }) as typeof randomFillSync;
+    const pool = new RootContextPool(fill);
+    const seen = new Set<string>();
+    for (let i = 0; i < 256; i++) {
+      pool.next();
+      expect(pool.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(pool.traceId).not.toBe('0'.repeat(32));
+      expect(pool.spanId).not.toBe('0'.repeat(16));
+      expect(pool.serverTiming).toBe(`traceparent;desc="00-${pool.traceId}-${pool.spanId}-00"`);
+      seen.add(pool.traceId);
+    }
+    expect(seen.size).toBe(256);
+    expect(calls.length).toBe(1 + 256);
+    expect(calls.slice(1).every((size) => size === 24)).toBe(true);
+  });
+
   it('gives unsampled root requests valid, distinct ids and the header values that carry them, also past refills', async () => {
     const { rootContexts } = await import('../src/telemetry/ids.ts');
     const traceIds = new Set<string>();

@@ -1,9 +1,9 @@
-// Random W3C trace and span ids from one pool: one CSPRNG read and one hex conversion per
-// POOL_IDS ids of each kind, each id a slice of that string (perf showed ~0.75 µs of per-id hex
-// conversion per request before; the SDK's RandomIdGenerator converts every id with
-// Buffer#toString).
-// Used for the ids of unsampled requests (rootContexts, http-server.ts) and as the
-// TracerProvider's id generator (sdk.ts), so sampled and unsampled ids come from the same source.
+// Random W3C trace and span ids from pools: one CSPRNG read and one hex conversion per POOL_IDS
+// ids, each id a slice of that string (perf showed ~0.75 µs of per-id hex conversion per request
+// before; the SDK's RandomIdGenerator converts every id with Buffer#toString).
+// PooledIdGenerator is the TracerProvider's id generator (sdk.ts); unsampled root requests take
+// their ids, with the two response header values that carry them, from rootContexts
+// (http-server.ts). Both draw from node:crypto's CSPRNG.
 import { randomBytes, randomFillSync } from 'node:crypto';
 import type { IdGenerator } from '@opentelemetry/sdk-trace';
 
@@ -62,7 +62,7 @@ export function serverTimingValue(traceparent: string): string {
  * (~50 ns per request on this machine).
  * Call next(), then read the fields; they hold until the next call.
  */
-class RootContextPool {
+export class RootContextPool {
   traceId = '';
   spanId = '';
   traceparent = '';
@@ -73,6 +73,12 @@ class RootContextPool {
   private readonly text = Buffer.from(serverTimingValue(`00-${'0'.repeat(2 * TRACE_ID_BYTES)}-${'0'.repeat(2 * SPAN_ID_BYTES)}-00`).repeat(POOL_IDS), 'latin1');
   /** Writes two hex digits per store (unaligned, little-endian: the first digit in the low byte). */
   private readonly view = new DataView(this.text.buffer, this.text.byteOffset, this.text.byteLength);
+  private readonly fill: typeof randomFillSync;
+
+  /** `fill` draws the random bytes (tests pass their own). */
+  constructor(fill: typeof randomFillSync = randomFillSync) {
+    this.fill = fill;
+  }
 
   next(): void {
     if (this.offset === this.pool.length) this.refill();
@@ -88,7 +94,7 @@ class RootContextPool {
   private refill(): void {
     const random = this.random;
     const view = this.view;
-    randomFillSync(random);
+    this.fill(random);
     for (let e = 0; e < POOL_IDS; e++) {
       let r = e * (TRACE_ID_BYTES + SPAN_ID_BYTES);
       let o = e * ROOT_ENTRY_LENGTH + SERVER_TIMING_PREFIX.length + 3;
@@ -105,7 +111,7 @@ class RootContextPool {
       }
       // An all-zero id is invalid (W3C): draw this entry again.
       if (traceBits === 0 || spanBits === 0) {
-        randomFillSync(random, r - TRACE_ID_BYTES - SPAN_ID_BYTES, TRACE_ID_BYTES + SPAN_ID_BYTES);
+        this.fill(random, r - TRACE_ID_BYTES - SPAN_ID_BYTES, TRACE_ID_BYTES + SPAN_ID_BYTES);
         e--;
       }
     }
