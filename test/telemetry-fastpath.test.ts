@@ -31,6 +31,14 @@ describe('head-sampling fast path', () => {
   });
 });
 
+/** A W3C trace id and span id: lowercase hex of the right length, not all zeros. */
+function expectValidIds(traceId: string, spanId: string): void {
+  expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+  expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+  expect(traceId).not.toBe('0'.repeat(32));
+  expect(spanId).not.toBe('0'.repeat(16));
+}
+
 describe('pooled ids', () => {
   it('keeps the pool strings small: ids held for a while pin no large object (promoted whole to the old generation)', async () => {
     const { getHeapSpaceStatistics } = await import('node:v8');
@@ -67,10 +75,7 @@ describe('pooled ids', () => {
     for (let i = 0; i < 10_000; i++) {
       const t = gen.generateTraceId();
       const s = gen.generateSpanId();
-      expect(t).toMatch(/^[0-9a-f]{32}$/);
-      expect(s).toMatch(/^[0-9a-f]{16}$/);
-      expect(t).not.toBe('0'.repeat(32));
-      expect(s).not.toBe('0'.repeat(16));
+      expectValidIds(t, s);
       traceIds.add(t);
       spanIds.add(s);
     }
@@ -96,9 +101,7 @@ describe('pooled ids', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 256; i++) {
       pool.next();
-      expect(pool.traceId).toMatch(/^[0-9a-f]{32}$/);
-      expect(pool.traceId).not.toBe('0'.repeat(32));
-      expect(pool.spanId).not.toBe('0'.repeat(16));
+      expectValidIds(pool.traceId, pool.spanId);
       expect(pool.serverTiming).toBe(`traceparent;desc="00-${pool.traceId}-${pool.spanId}-00"`);
       seen.add(pool.traceId);
     }
@@ -114,10 +117,7 @@ describe('pooled ids', () => {
     for (let i = 0; i < 2000; i++) {
       rootContexts.next();
       const { traceId, spanId, traceparent, serverTiming } = rootContexts;
-      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
-      expect(traceId).not.toBe('0'.repeat(32));
-      expect(spanId).not.toBe('0'.repeat(16));
+      expectValidIds(traceId, spanId);
       expect(traceparent).toBe(`00-${traceId}-${spanId}-00`);
       expect(serverTiming).toBe(`traceparent;desc="${traceparent}"`);
       traceIds.add(traceId);
