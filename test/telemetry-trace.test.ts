@@ -6,7 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REDACTED_VALUE } from '../src/signals/index.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { redactAttributes, redactString } from '../src/telemetry/redact.ts';
-import { currentTelemetry, startTelemetry } from '../src/telemetry/sdk.ts';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { currentTelemetry, NO_SPAN_START_METRICS, startTelemetry } from '../src/telemetry/sdk.ts';
 import { telemetryState } from '../src/telemetry/state.ts';
 import { addSpanEvent, traceAsync } from '../src/telemetry/trace.ts';
 import { startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
@@ -63,6 +64,23 @@ describe('traceAsync', () => {
     const inner = tel.spansNamed('inner')[0]!;
     expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
     expect(outer.status.code).toBe(SpanStatusCode.UNSET);
+  });
+});
+
+describe("the SDK's span-start self-metrics", () => {
+  it('are replaced by a no-op on every tracer (no OTel meter here), and spans are still recorded', async () => {
+    // The SDK's own recorder sits in this field of a plain provider's tracer: if a new SDK
+    // version renames it, this fails instead of the cost silently coming back.
+    const plain = new TracerProvider().getTracer('plain') as unknown as { _tracerMetrics?: { startSpan?: unknown } };
+    expect(typeof plain._tracerMetrics?.startSpan).toBe('function');
+    expect(plain._tracerMetrics).not.toBe(NO_SPAN_START_METRICS);
+    for (const name of ['video-platform', 'some-instrumentation']) {
+      expect((trace.getTracer(name) as unknown as { _tracerMetrics?: unknown })._tracerMetrics, name).toBe(NO_SPAN_START_METRICS);
+    }
+    trace.getTracer('some-instrumentation').startSpan('from-another-tracer').end();
+    await traceAsync('with-quiet-metrics', async () => undefined);
+    expect(tel.spansNamed('from-another-tracer')).toHaveLength(1);
+    expect(tel.spansNamed('with-quiet-metrics')[0]?.ended).toBe(true);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   type LogRecordExporter,
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
+import type { Tracer, TracerOptions } from '@opentelemetry/api';
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_ENVIRONMENT, LOG_BATCH, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
 import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
@@ -21,6 +22,34 @@ import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createSampler, isDeploymentEnvironment, rootRatioOf } from './sampler.ts';
 import { bumpGeneration, telemetryState } from './state.ts';
+
+/** What the SDK's tracers call per span start for otel.sdk.span.* (sdk-trace 3.x: TracerMetrics). */
+interface SpanStartMetrics {
+  startSpan(parent: unknown, decision: number): () => void;
+}
+const endNothing = (): void => {};
+/** Records nothing, as the SDK's own TracerMetrics does here (see QuietTracerProvider). */
+export const NO_SPAN_START_METRICS: SpanStartMetrics = { startSpan: () => endNothing };
+
+/**
+ * The SDK's TracerProvider without its self-metrics (`otel.sdk.span.started`, `otel.sdk.span.live`).
+ * sdk-trace 3.x records them on every span start through the tracer's `_tracerMetrics`, building
+ * two attribute objects (computed keys) and a closure per span even when, as here, no
+ * meterProvider is given and its meter is a no-op. While the sampled path runs as Maglev code
+ * (at 10 % sampling it still did after 100 000 requests) each of those literals is a V8 runtime
+ * call: ~4.7k instructions per sampled span, 0.5k per request at the production profile under
+ * callgrind (docs/benchmarks.md, "Session 14"). This service has no OTel MeterProvider
+ * (prom-client is its metrics path), so nothing is lost; every tracer the provider hands out
+ * gets a TracerMetrics that does nothing. Tested: a tracer of a started SDK carries it (a renamed
+ * SDK field fails that test rather than silently restoring the cost).
+ */
+class QuietTracerProvider extends TracerProvider {
+  override getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
+    const tracer = super.getTracer(name, version, options) as Tracer & { _tracerMetrics?: SpanStartMetrics };
+    if (tracer._tracerMetrics !== undefined && tracer._tracerMetrics !== NO_SPAN_START_METRICS) tracer._tracerMetrics = NO_SPAN_START_METRICS;
+    return tracer;
+  }
+}
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -105,7 +134,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
       );
     }
   }
-  const tracerProvider = new TracerProvider({ resource, sampler, spanProcessors, idGenerator: new PooledIdGenerator() });
+  const tracerProvider = new QuietTracerProvider({ resource, sampler, spanProcessors, idGenerator: new PooledIdGenerator() });
 
   // Logs (pino lines are bridged in logger.ts; winston by instrumentation-winston).
   const logExporter =
