@@ -2,11 +2,11 @@
 // span attribute, event and log line, log correlation, and the SDK lifecycle.
 import { Writable } from 'node:stream';
 import { context, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REDACTED_VALUE } from '../src/signals/index.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { redactAttributes, redactString } from '../src/telemetry/redact.ts';
-import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { currentTelemetry, NO_SPAN_START_METRICS, startTelemetry } from '../src/telemetry/sdk.ts';
 import { telemetryState } from '../src/telemetry/state.ts';
 import { addSpanEvent, traceAsync } from '../src/telemetry/trace.ts';

@@ -2,7 +2,7 @@
 // processor, OTLP/HTTP protobuf export with health counters), one LoggerProvider (OTLP logs),
 // AsyncLocalStorage context, W3C tracecontext propagation, and the Prometheus scrape endpoint.
 // No OTel MeterProvider: prom-client is the one metrics path, so no metric is computed twice.
-import { context, diag, logs, propagation, trace } from '@opentelemetry/api';
+import { context, diag, logs, propagation, trace, type Tracer, type TracerOptions } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -13,7 +13,6 @@ import {
   type LogRecordExporter,
   type LogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
-import type { Tracer, TracerOptions } from '@opentelemetry/api';
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_ENVIRONMENT, LOG_BATCH, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
 import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
@@ -37,7 +36,7 @@ export const NO_SPAN_START_METRICS: SpanStartMetrics = { startSpan: () => endNot
  * two attribute objects (computed keys) and a closure per span even when, as here, no
  * meterProvider is given and its meter is a no-op. While the sampled path runs as Maglev code
  * (at 10 % sampling it still did after 100 000 requests) each of those literals is a V8 runtime
- * call: ~4.7k instructions per sampled span, 0.5k per request at the production profile under
+ * call: ~4.6k instructions per sampled span, ~0.4k per request at the production profile under
  * callgrind (docs/benchmarks.md, "Session 14"). This service has no OTel MeterProvider
  * (prom-client is its metrics path), so nothing is lost; every tracer the provider hands out
  * gets a TracerMetrics that does nothing. Tested: a tracer of a started SDK carries it (a renamed
