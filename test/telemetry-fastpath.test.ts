@@ -39,6 +39,18 @@ function expectValidIds(traceId: string, spanId: string): void {
   expect(spanId).not.toBe('0'.repeat(16));
 }
 
+/**
+ * `count` draws gave `count` distinct trace ids and span ids, and bits uniform enough for ratio
+ * sampling: the high nibble of the trace ids below 8 in strictly between `low[0]` and `low[1]` of them.
+ */
+function expectDistinctAndUniform(traceIds: Set<string>, spanIds: Set<string>, count: number, low: [number, number]): void {
+  expect(traceIds.size).toBe(count);
+  expect(spanIds.size).toBe(count);
+  const below8 = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
+  expect(below8).toBeGreaterThan(low[0]);
+  expect(below8).toBeLessThan(low[1]);
+}
+
 describe('pooled ids', () => {
   it('keeps the pool strings small: ids held for a while pin no large object (promoted whole to the old generation)', async () => {
     const { getHeapSpaceStatistics } = await import('node:v8');
@@ -79,12 +91,7 @@ describe('pooled ids', () => {
       traceIds.add(t);
       spanIds.add(s);
     }
-    expect(traceIds.size).toBe(10_000);
-    expect(spanIds.size).toBe(10_000);
-    // Bits are uniform enough for ratio sampling: the high nibble of trace ids below 8 about half the time.
-    const low = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
-    expect(low).toBeGreaterThan(4500);
-    expect(low).toBeLessThan(5500);
+    expectDistinctAndUniform(traceIds, spanIds, 10_000, [4500, 5500]);
   });
 
   it('draws an entry again when its trace or span id would be all zeros (invalid in W3C)', async () => {
@@ -123,10 +130,6 @@ describe('pooled ids', () => {
       traceIds.add(traceId);
       spanIds.add(spanId);
     }
-    expect(traceIds.size).toBe(2000);
-    expect(spanIds.size).toBe(2000);
-    const low = [...traceIds].filter((t) => parseInt(t[0]!, 16) < 8).length;
-    expect(low).toBeGreaterThan(850);
-    expect(low).toBeLessThan(1150);
+    expectDistinctAndUniform(traceIds, spanIds, 2000, [850, 1150]);
   });
 });

@@ -14,6 +14,9 @@ import type { IdGenerator } from '@opentelemetry/sdk-trace';
 // before, 0.03 MB/s with 256 ids, as the baseline; docs/benchmarks.md).
 const POOL_IDS = 256;
 const ZERO_DIGIT = 0x30;
+/** W3C id sizes. */
+const TRACE_ID_BYTES = 16;
+const SPAN_ID_BYTES = 8;
 
 class HexPool {
   private hex = '';
@@ -41,8 +44,8 @@ class HexPool {
   }
 }
 
-const traceIds = new HexPool(16);
-const spanIds = new HexPool(8);
+const traceIds = new HexPool(TRACE_ID_BYTES);
+const spanIds = new HexPool(SPAN_ID_BYTES);
 
 /** `Server-Timing` value that carries a W3C traceparent (docs/frontend-correlation.md). */
 const SERVER_TIMING_PREFIX = 'traceparent;desc="';
@@ -121,8 +124,6 @@ export class RootContextPool {
 }
 
 const HEX_CHARS = '0123456789abcdef';
-const TRACE_ID_BYTES = 16;
-const SPAN_ID_BYTES = 8;
 /** Per byte value, its two lowercase hex digits as one little-endian 16-bit unit. */
 const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, b) => HEX_CHARS.charCodeAt(b >> 4) | (HEX_CHARS.charCodeAt(b & 15) << 8));
 const TRACEPARENT_LENGTH = 3 + 2 * TRACE_ID_BYTES + 1 + 2 * SPAN_ID_BYTES + 3;
