@@ -202,15 +202,17 @@ export async function startService(
   });
   closeSync(log);
   const stop = () => stopProcess(proc);
+  // Tracked from the spawn on: an interrupt while the service is still starting stops it too.
+  const tracked = onExit(stop);
   try {
     await waitForPort(port, wrapper?.startTimeoutMs ?? 30_000, proc);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, wrapper?.startTimeoutMs ?? 15_000, `${variant} /healthz`);
   } catch (err) {
     await stop();
+    cleanups.delete(tracked);
     const out = existsSync(join(env.logDir, `${logName}.log`)) ? readFileSync(join(env.logDir, `${logName}.log`), 'utf8').slice(-4000) : '';
     throw new Error(`video-api (${variant}) did not start: ${(err as Error).message}\n${out}`, { cause: err });
   }
-  const tracked = onExit(stop);
   return {
     proc,
     port,

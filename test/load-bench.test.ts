@@ -1,5 +1,6 @@
 // The overhead benchmark's machinery (bench/): its statistics, its parsers, the OTLP sink that
 // counts spans for the data check (fed by the real OTLP protobuf exporter), and the S3 delay proxy.
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
@@ -7,7 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { claims, mergeReport, parseArgs, runBench, summarize, table, type BenchResult, type Trial } from '../bench/overhead.ts';
+import { claims, cleanups, mergeReport, parseArgs, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -23,6 +24,7 @@ import {
   tCritical95,
   verdict,
 } from '../bench/stats.ts';
+import { requireBinary, tempDir, waitFor } from './harness/process.ts';
 
 describe('bench statistics', () => {
   it('computes mean, sample standard deviation and interpolated percentiles', () => {
@@ -255,6 +257,36 @@ describe('bench components', () => {
     expect(res.status).toBe(200);
     expect(back.equals(Buffer.from(body).reverse())).toBe(true);
   });
+});
+
+describe('bench:overhead interrupted', () => {
+  it('tracks a service for the interrupt handler from its spawn: stopped while it is still starting, no process is left', async () => {
+    const sink = await startOtlpSink();
+    const logs = tempDir('bench-interrupt');
+    try {
+      const env: Env = {
+        // Nothing listens there: the service starts without them, and is stopped before it is up.
+        s3: { endpoint: 'http://127.0.0.1:9', bucket: 'videos', region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's' },
+        redisUrl: 'redis://127.0.0.1:9',
+        sinks: new Map(),
+        logDir: logs.path,
+        wrk: 'wrk',
+        taskset: requireBinary('taskset', 'apt-get install -y util-linux'),
+      };
+      const before = new Set(cleanups);
+      const starting = startService(env, 'baseline', { serverCpu: 0 }, 'interrupted', sink);
+      await waitFor(() => cleanups.size > before.size, 10_000, 'the starting service to be tracked');
+      // What the SIGINT/SIGTERM handler does: run every tracked cleanup.
+      for (const fn of [...cleanups].filter((f) => !before.has(f))) await fn();
+      await expect(starting).rejects.toThrow(/video-api \(baseline\) did not start/);
+      expect(cleanups.size).toBe(before.size);
+      // The service's command line names its V8 log in the run's log dir.
+      expect(spawnSync('pgrep', ['-f', logs.path]).status).toBe(1);
+    } finally {
+      logs.cleanup();
+      await sink.close();
+    }
+  }, 30_000);
 });
 
 describe('bench:overhead end to end (one short round, machinery only, no timing assertions)', () => {

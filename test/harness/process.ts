@@ -44,7 +44,7 @@ export function requireBinary(name: string, installHint: string, extraDirs: stri
 export async function waitForPort(port: number, timeoutMs = 20_000, proc?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc && proc.exitCode !== null) throw new Error(`process exited with ${proc.exitCode} before listening on ${port}`);
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) throw new Error(`process exited (${proc.exitCode ?? proc.signalCode}) before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ port, host: '127.0.0.1' });
       s.once('connect', () => {
