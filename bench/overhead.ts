@@ -44,7 +44,7 @@ import {
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
 import type { S3rverHandle } from '../test/harness/s3rver.ts';
-import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
+import { exitStatus, freePort, GiveUpWaiting, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -206,7 +206,15 @@ export async function startService(
   const tracked = onExit(stop);
   try {
     await waitForPort(port, wrapper?.startTimeoutMs ?? 30_000, proc);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, wrapper?.startTimeoutMs ?? 15_000, `${variant} /healthz`);
+    await waitFor(
+      async () => {
+        const gone = exitStatus(proc);
+        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
+        return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+      },
+      wrapper?.startTimeoutMs ?? 15_000,
+      `${variant} /healthz`,
+    );
   } catch (err) {
     await stop();
     cleanups.delete(tracked);
@@ -444,8 +452,9 @@ async function startBenchS3(): Promise<BenchS3> {
   await launch();
   const exited = () => {
     const p = started.proc;
-    if (p.exitCode === null && p.signalCode === null) return undefined;
-    return `s3rver exited (${p.exitCode !== null ? `code ${p.exitCode}` : p.signalCode}): ${started.output().trim().split('\n').slice(-5).join(' / ').slice(-600)}`;
+    const gone = exitStatus(p);
+    if (gone === undefined) return undefined;
+    return `s3rver exited (${gone}): ${started.output().trim().split('\n').slice(-5).join(' / ').slice(-600)}`;
   };
   return {
     endpoint: `http://127.0.0.1:${port}`,

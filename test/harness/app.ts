@@ -11,7 +11,7 @@ import { buildApp, type AppDeps } from '../../src/api/app.ts';
 import { signToken } from '../../src/api/auth.ts';
 import { loadApiConfig, type ApiConfig } from '../../src/api/config.ts';
 import { SERVICE_API } from '../../src/signals/index.ts';
-import { freePort, startProcess, waitFor } from './process.ts';
+import { exitStatus, freePort, GiveUpWaiting, startProcess, waitFor } from './process.ts';
 import { startRedis, type RedisHandle } from './redis.ts';
 import { startS3rver, type S3rverHandle } from './s3rver.ts';
 
@@ -121,7 +121,8 @@ export async function startApp(opts: StartAppOptions = {}): Promise<StartedApp> 
   try {
     await waitFor(
       async () => {
-        if (child.proc.exitCode !== null) throw new Error('exited');
+        const gone = exitStatus(child.proc);
+        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
         return (await fetch(`${url}/healthz`)).ok;
       },
       30_000,

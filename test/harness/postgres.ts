@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
+import { exitStatus, freePort, GiveUpWaiting, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
 
 const PG_BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
 const INSTALL_HINT = 'apt-get install -y postgresql (Debian: binaries in /usr/lib/postgresql/15/bin)';
@@ -85,7 +85,8 @@ export async function startPostgres(): Promise<PostgresHandle> {
   try {
     await waitFor(
       async () => {
-        if (started.proc.exitCode !== null) throw new Error('exited');
+        const gone = exitStatus(started.proc);
+        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
         const c = new pg.Client({ connectionString: url });
         try {
           await c.connect();
@@ -98,7 +99,8 @@ export async function startPostgres(): Promise<PostgresHandle> {
       30_000,
       `PostgreSQL on 127.0.0.1:${port}`,
     );
-    if (started.proc.exitCode !== null) throw new Error(`postgres exited with ${started.proc.exitCode}`);
+    const gone = exitStatus(started.proc);
+    if (gone) throw new Error(`postgres exited (${gone})`);
   } catch (err) {
     await stop();
     throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${started.output()}`, { cause: err });

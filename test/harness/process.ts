@@ -44,7 +44,8 @@ export function requireBinary(name: string, installHint: string, extraDirs: stri
 export async function waitForPort(port: number, timeoutMs = 20_000, proc?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) throw new Error(`process exited (${proc.exitCode ?? proc.signalCode}) before listening on ${port}`);
+    const gone = proc && exitStatus(proc);
+    if (gone) throw new Error(`process exited (${gone}) before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ port, host: '127.0.0.1' });
       s.once('connect', () => {
@@ -60,12 +61,24 @@ export async function waitForPort(port: number, timeoutMs = 20_000, proc?: Child
 }
 
 /** Waits until `check` resolves true. */
+/** Thrown by a waitFor check to stop waiting at once (the process it waits for has exited). */
+export class GiveUpWaiting extends Error {}
+
+/** How a child ended (`code 3`, `signal SIGKILL`), or undefined while it runs. */
+export function exitStatus(proc: ChildProcess): string | undefined {
+  if (proc.exitCode !== null) return `code ${proc.exitCode}`;
+  if (proc.signalCode !== null) return `signal ${proc.signalCode}`;
+  return undefined;
+}
+
+/** Polls `check` every 100 ms until it returns true; its errors mean "not ready yet", except GiveUpWaiting. */
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
+    } catch (err) {
+      if (err instanceof GiveUpWaiting) throw err;
       // not ready yet
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -100,7 +113,7 @@ export function startProcess(cmd: string, args: string[], opts: { env?: NodeJS.P
 /** Stops a child we own: SIGTERM to its PID, SIGKILL after 5 s; resolves once it has exited. */
 export function stopProcess(proc: ChildProcess): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    if (exitStatus(proc) !== undefined) return resolve();
     const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
     proc.once('exit', () => {
       clearTimeout(t);
@@ -118,7 +131,8 @@ export async function waitForHttpReady(started: Started, url: string, what: stri
   try {
     await waitFor(
       async () => {
-        if (started.proc.exitCode !== null) throw new Error(`exited with ${started.proc.exitCode}`);
+        const gone = exitStatus(started.proc);
+        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
         return (await fetch(url)).ok;
       },
       timeoutMs,
