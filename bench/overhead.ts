@@ -44,7 +44,7 @@ import {
 import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type LoadContext, type RequestPlan, type UploadAnswer } from '../load-tests/scenarios.ts';
 import { startRedis } from '../test/harness/redis.ts';
 import type { S3rverHandle } from '../test/harness/s3rver.ts';
-import { exitStatus, freePort, GiveUpWaiting, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
+import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -208,8 +208,7 @@ export async function startService(
     await waitForPort(port, wrapper?.startTimeoutMs ?? 30_000, proc);
     await waitFor(
       async () => {
-        const gone = exitStatus(proc);
-        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
+        giveUpIfExited(proc);
         return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
       },
       wrapper?.startTimeoutMs ?? 15_000,

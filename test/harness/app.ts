@@ -11,7 +11,7 @@ import { buildApp, type AppDeps } from '../../src/api/app.ts';
 import { signToken } from '../../src/api/auth.ts';
 import { loadApiConfig, type ApiConfig } from '../../src/api/config.ts';
 import { SERVICE_API } from '../../src/signals/index.ts';
-import { exitStatus, freePort, GiveUpWaiting, startProcess, waitFor } from './process.ts';
+import { freePort, giveUpIfExited, startProcess, waitFor } from './process.ts';
 import { startRedis, type RedisHandle } from './redis.ts';
 import { startS3rver, type S3rverHandle } from './s3rver.ts';
 
@@ -121,8 +121,7 @@ export async function startApp(opts: StartAppOptions = {}): Promise<StartedApp> 
   try {
     await waitFor(
       async () => {
-        const gone = exitStatus(child.proc);
-        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
+        giveUpIfExited(child.proc);
         return (await fetch(`${url}/healthz`)).ok;
       },
       30_000,

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { exitStatus, freePort, GiveUpWaiting, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
+import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, tempDir, waitFor } from './process.ts';
 
 const PG_BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
 const INSTALL_HINT = 'apt-get install -y postgresql (Debian: binaries in /usr/lib/postgresql/15/bin)';
@@ -85,8 +85,7 @@ export async function startPostgres(): Promise<PostgresHandle> {
   try {
     await waitFor(
       async () => {
-        const gone = exitStatus(started.proc);
-        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
+        giveUpIfExited(started.proc);
         const c = new pg.Client({ connectionString: url });
         try {
           await c.connect();

@@ -60,7 +60,6 @@ export async function waitForPort(port: number, timeoutMs = 20_000, proc?: Child
   }
 }
 
-/** Waits until `check` resolves true. */
 /** Thrown by a waitFor check to stop waiting at once (the process it waits for has exited). */
 export class GiveUpWaiting extends Error {}
 
@@ -69,6 +68,12 @@ export function exitStatus(proc: ChildProcess): string | undefined {
   if (proc.exitCode !== null) return `code ${proc.exitCode}`;
   if (proc.signalCode !== null) return `signal ${proc.signalCode}`;
   return undefined;
+}
+
+/** In a waitFor check: stop waiting once `proc` has exited. */
+export function giveUpIfExited(proc: ChildProcess): void {
+  const gone = exitStatus(proc);
+  if (gone) throw new GiveUpWaiting(`exited (${gone})`);
 }
 
 /** Polls `check` every 100 ms until it returns true; its errors mean "not ready yet", except GiveUpWaiting. */
@@ -131,8 +136,7 @@ export async function waitForHttpReady(started: Started, url: string, what: stri
   try {
     await waitFor(
       async () => {
-        const gone = exitStatus(started.proc);
-        if (gone) throw new GiveUpWaiting(`exited (${gone})`);
+        giveUpIfExited(started.proc);
         return (await fetch(url)).ok;
       },
       timeoutMs,
