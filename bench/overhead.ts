@@ -5,6 +5,8 @@
 // alive at once:
 //   baseline     OTEL_SDK_DISABLED=true (our register.ts preloaded, SDK off)
 //   baseline-aa  the same again: the A/A pair that shows the noise floor
+//   calibration  the baseline plus a fixed busy loop before every request (bench/calibration-register.ts):
+//                a known userland cost, the positive control for the CPU figures
 //   production   our telemetry, DEPLOYMENT_ENVIRONMENT=production (ratio SAMPLING_RATIO.production)
 //   unsampled    the same with head sampling ratio 0 (OTEL_TRACES_SAMPLER_ARG=0): what a request
 //                that is not sampled costs (critical routes, uploads, are still sampled)
@@ -16,7 +18,7 @@
 // (docs/benchmarks.md, "Why the variants run side by side"). The order rotates every round. The
 // services are pinned to one core and wrk to the other (taskset). Per variant and workload it
 // reports CPU µs per request of the service process (/proc/<pid>/stat over the whole measured
-// phase), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
+// phase; user and kernel time also apart), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
 // with 95 % confidence intervals, and a data check: spans per request at the sink and the
 // http_server_request_duration_seconds _count delta against wrk's request count.
 //
@@ -29,6 +31,7 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  BENCH_CALIBRATION_LOOP_ITERATIONS,
   BENCH_S3_DELAY_MS,
   BENCH_STREAM_RANGE_BYTES,
   BENCH_UPLOAD_BYTES,
@@ -48,13 +51,13 @@ import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, stop
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
-import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuSeconds, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuTimes, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
 
-export const VARIANTS = ['baseline', 'baseline-aa', 'production', 'unsampled', 'full', 'stock'] as const;
+export const VARIANTS = ['baseline', 'baseline-aa', 'calibration', 'production', 'unsampled', 'full', 'stock'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const WORKLOADS = ['healthz', 'stream', 'redirect', 'upload'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -89,6 +92,8 @@ export interface Trial {
   slices: number;
   cpuSeconds: number;
   cpuUsPerRequest: number;
+  /** The user-mode part of cpuUsPerRequest (utime); the rest is kernel time (stime). */
+  userCpuUsPerRequest: number;
   /** Spans the variant's sink received during the measured phase (incl. the flush after it), per wrk request. */
   spansPerRequest: number;
   serverSpansPerRequest: number;
@@ -125,6 +130,8 @@ export function variantCommand(variant: Variant): { args: string[]; env: Record<
     case 'baseline':
     case 'baseline-aa':
       return { args: ours, env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
+    case 'calibration':
+      return { args: ['--import', join(ROOT, 'bench/calibration-register.ts'), ...ours], env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
     case 'production':
       return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
     case 'unsampled':
@@ -232,8 +239,8 @@ export async function startService(
 }
 
 /** The taskset'd node process is the service itself (taskset execs), so its PID is ours. */
-function cpuSeconds(pid: number): number {
-  return parseProcStatCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+function cpuTimes(pid: number): { user: number; system: number } {
+  return parseProcStatCpuTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 async function scrape(metricsPort: number): Promise<string> {
@@ -318,7 +325,7 @@ interface Contender {
   /** wrk results of the measured slices. */
   slices: WrkResult[];
   failed?: unknown;
-  cpu0: number;
+  cpu0: { user: number; system: number };
   hist0: number | undefined;
   sink0: SinkCounts | undefined;
 }
@@ -331,7 +338,7 @@ interface Contender {
  */
 async function measureTogether(env: Env, opts: BenchOptions, services: { variant: Variant; svc: Service }[], round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial[]> {
   const run = workloadRun(workload, ctx, bodyFile);
-  const cs: Contender[] = services.map(({ variant, svc }) => ({ variant, svc, sink: env.sinks.get(variant)!, problems: [], slices: [], cpu0: 0, hist0: undefined, sink0: undefined }));
+  const cs: Contender[] = services.map(({ variant, svc }) => ({ variant, svc, sink: env.sinks.get(variant)!, problems: [], slices: [], cpu0: { user: 0, system: 0 }, hist0: undefined, sink0: undefined }));
   const live = (): Contender[] => cs.filter((c) => c.failed === undefined);
   const base = (c: Contender): string => `http://127.0.0.1:${c.svc.port}`;
   const slice = async (c: Contender, seconds: number): Promise<WrkResult | undefined> => {
@@ -361,7 +368,7 @@ async function measureTogether(env: Env, opts: BenchOptions, services: { variant
   for (const c of live()) {
     c.hist0 = histogramCount(await scrape(c.svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
     c.sink0 = c.sink.counts();
-    c.cpu0 = cpuSeconds(c.svc.proc.pid as number);
+    c.cpu0 = cpuTimes(c.svc.proc.pid as number);
   }
   const sliceCount = Math.ceil(opts.seconds / opts.sliceSeconds);
   for (let k = 0; k < sliceCount; k++) {
@@ -382,7 +389,7 @@ async function measureTogether(env: Env, opts: BenchOptions, services: { variant
 }
 
 async function finishTrial(opts: BenchOptions, c: Contender, round: number, workload: Workload, run: WorkloadRun, sliceCount: number): Promise<Trial> {
-  const cpu1 = cpuSeconds(c.svc.proc.pid as number);
+  const cpu1 = cpuTimes(c.svc.proc.pid as number);
   const sink1 = c.sink.counts();
   const sink0 = c.sink0!;
   const hist1 = histogramCount(await scrape(c.svc.metricsPort), HTTP_SERVER_DURATION, { [HTTP_LABELS.route]: run.route });
@@ -412,14 +419,17 @@ async function finishTrial(opts: BenchOptions, c: Contender, round: number, work
     problems.push(`${serverSpans} SERVER spans exported with head sampling ratio 0`);
   }
   const n = Math.max(1, wrk.requests);
+  const user = cpu1.user - c.cpu0.user;
+  const cpu = user + cpu1.system - c.cpu0.system;
   return {
     round,
     variant: c.variant,
     workload,
     wrk,
     slices: c.slices.length,
-    cpuSeconds: cpu1 - c.cpu0,
-    cpuUsPerRequest: ((cpu1 - c.cpu0) * 1e6) / n,
+    cpuSeconds: cpu,
+    cpuUsPerRequest: (cpu * 1e6) / n,
+    userCpuUsPerRequest: (user * 1e6) / n,
     spansPerRequest: (sink1.spans - sink0.spans) / n,
     serverSpansPerRequest: serverSpans / n,
     histogramDelta,
@@ -487,6 +497,7 @@ function failedTrial(round: number, variant: Variant, workload: Workload, err: u
     slices: 0,
     cpuSeconds: 0,
     cpuUsPerRequest: 0,
+    userCpuUsPerRequest: 0,
     spansPerRequest: 0,
     serverSpansPerRequest: 0,
     histogramDelta: undefined,
@@ -717,6 +728,9 @@ export interface Row {
   trials: number;
   rps: number;
   cpuUs: number;
+  /** User and kernel parts of cpuUs. */
+  userCpuUs: number;
+  kernelCpuUs: number;
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
@@ -726,10 +740,15 @@ export interface Row {
   problems: string[];
   /** Paired vs the baseline of the same rounds (undefined for the baseline itself). */
   cpuAddedUs?: { diff: number; low: number; high: number };
+  /** cpuAddedUs split: what the variant added in user time and in kernel time. */
+  userCpuAddedUs?: { diff: number; low: number; high: number };
+  kernelCpuAddedUs?: { diff: number; low: number; high: number };
   cpuRatio?: { ratio: number; low: number; high: number };
   rpsRatio?: { ratio: number; low: number; high: number };
   p95Ratio?: { ratio: number; low: number; high: number };
 }
+
+const kernelUs = (t: Trial): number => t.cpuUsPerRequest - t.userCpuUsPerRequest;
 
 export function summarize(result: BenchResult): Row[] {
   const rows: Row[] = [];
@@ -753,6 +772,8 @@ export function summarize(result: BenchResult): Row[] {
         trials: ts.length,
         rps: avg(ts.map((t) => t.wrk.requestsPerSecond)),
         cpuUs: avg(ts.map((t) => t.cpuUsPerRequest)),
+        userCpuUs: avg(ts.map((t) => t.userCpuUsPerRequest)),
+        kernelCpuUs: avg(ts.map((t) => kernelUs(t))),
         p50Ms: med(ts.map((t) => t.wrk.p50 * 1000), 0.5),
         p95Ms: med(ts.map((t) => t.wrk.p95 * 1000), 0.5),
         p99Ms: med(ts.map((t) => t.wrk.p99 * 1000), 0.5),
@@ -766,6 +787,8 @@ export function summarize(result: BenchResult): Row[] {
       if (v !== 'baseline' && paired.length > 0) {
         const b = base.filter((t) => paired.some((p) => p.round === t.round));
         row.cpuAddedUs = pairedDifference(b.map((t) => t.cpuUsPerRequest), paired.map((t) => t.cpuUsPerRequest));
+        row.userCpuAddedUs = pairedDifference(b.map((t) => t.userCpuUsPerRequest), paired.map((t) => t.userCpuUsPerRequest));
+        row.kernelCpuAddedUs = pairedDifference(b.map(kernelUs), paired.map(kernelUs));
         row.cpuRatio = pairedRatio(b.map((t) => t.cpuUsPerRequest), paired.map((t) => t.cpuUsPerRequest));
         row.rpsRatio = pairedRatio(b.map((t) => t.wrk.requestsPerSecond), paired.map((t) => t.wrk.requestsPerSecond));
         row.p95Ratio = pairedRatio(b.map((t) => t.wrk.p95), paired.map((t) => t.wrk.p95));
@@ -784,11 +807,12 @@ const usCi = (d?: { diff: number; low: number; high: number }) =>
 
 export function table(rows: Row[]): string {
   const head =
-    '| workload | variant | req/s | CPU µs/req | added CPU µs/req [95 % CI] | CPU overhead [95 % CI] | throughput change [95 % CI] | P50 ms | P95 ms | P99 ms | P95 change [95 % CI] | spans/req (server) | histogram = requests |';
-  const sep = '|' + '---|'.repeat(13);
+    '| workload | variant | req/s | CPU µs/req (user + kernel) | added CPU µs/req [95 % CI] | added user / kernel µs/req [95 % CI] | CPU overhead [95 % CI] | throughput change [95 % CI] | P50 ms | P95 ms | P99 ms | P95 change [95 % CI] | spans/req (server) | histogram = requests |';
+  const sep = '|' + '---|'.repeat(14);
   const lines = rows.map(
     (r) =>
-      `| ${r.workload} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpuUs.toFixed(1)} | ${usCi(r.cpuAddedUs)} | ${pctCi(r.cpuRatio)} | ${pctCi(r.rpsRatio)} | ` +
+      `| ${r.workload} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpuUs.toFixed(1)} (${r.userCpuUs.toFixed(1)} + ${r.kernelCpuUs.toFixed(1)}) | ${usCi(r.cpuAddedUs)} | ` +
+      `${r.userCpuAddedUs ? `${usCi(r.userCpuAddedUs)} / ${usCi(r.kernelCpuAddedUs)}` : '—'} | ${pctCi(r.cpuRatio)} | ${pctCi(r.rpsRatio)} | ` +
       `${r.p50Ms.toFixed(2)} | ${r.p95Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${pctCi(r.p95Ratio)} | ${r.spansPerRequest.toFixed(2)} (${r.serverSpansPerRequest.toFixed(2)}) | ` +
       `${r.histogramOk === undefined ? 'n/a' : r.histogramOk ? 'yes' : 'NO'} |`,
   );
@@ -804,7 +828,7 @@ export function claims(rows: Row[]): { claim: string; result: 'holds' | 'fails' 
     out.push({
       claim: `added CPU per request on GET /healthz at ${v === 'full' ? '100 % sampling' : 'the production profile'} ≤ ${target} µs`,
       result: r?.cpuAddedUs ? verdict(r.cpuAddedUs.low, r.cpuAddedUs.high, target) : 'not measured',
-      evidence: r?.cpuAddedUs ? `${usCi(r.cpuAddedUs)} µs` : '',
+      evidence: r?.cpuAddedUs ? `${usCi(r.cpuAddedUs)} µs (user ${usCi(r.userCpuAddedUs)}, kernel ${usCi(r.kernelCpuAddedUs)})` : '',
     });
   };
   cpu('production', CPU_OVERHEAD_TARGET_US_PRODUCTION);
@@ -837,6 +861,17 @@ export function claims(rows: Row[]): { claim: string; result: 'holds' | 'fails' 
     }
   }
   return out;
+}
+
+/** What the positive control says about the method, per workload where it ran. */
+export function calibrationCheck(rows: Row[]): string[] {
+  const lines = rows
+    .filter((r) => r.variant === 'calibration' && r.userCpuAddedUs && r.kernelCpuAddedUs)
+    .map((r) => {
+      const share = r.kernelCpuAddedUs!.diff / r.userCpuAddedUs!.diff;
+      return `- ${r.workload}: a known userland cost measured as ${usCi(r.userCpuAddedUs)} µs/req of user CPU came with ${usCi(r.kernelCpuAddedUs)} µs/req of kernel CPU (${Number.isFinite(share) ? `${(share * 100).toFixed(0)} %` : 'n/a'} of the user time).`;
+    });
+  return lines.length === 0 ? [] : ['## Method check: the calibration variant', '', ...lines, '', 'Kernel time that comes with pure userland work is what the closed loop on loopback charges a slower service (waking wrk); a variant whose added kernel share is near this one adds little kernel work of its own.', ''];
 }
 
 function versions(): Record<string, string> {
@@ -879,7 +914,8 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     ...(o.nodeFlags?.length ? [`- Every variant's process ran with \`node ${o.nodeFlags.join(' ')}\` (the same V8 settings for all).`] : []),
     `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in an order that rotates every round.`,
     `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up and ${o.seconds} s measured. Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
-    `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices.`,
+    `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices; the user (utime) and kernel (stime) parts are also reported apart.`,
+    `- \`calibration\` is a positive control: the baseline plus ${BENCH_CALIBRATION_LOOP_ITERATIONS} iterations of dependent integer arithmetic before every request (bench/calibration-register.ts, from Node's \`http.server.request.start\` diagnostics channel): userland work only, no telemetry. The kernel time it adds is charged by the method, not by the work: on loopback the service's response write delivers the data to wrk's socket and wakes wrk up inside the service's own system call, and the slower the service answers, the more often wrk has gone idle and must be woken from another CPU. Any variant that slows the service pays this too, so part of its added CPU is the method's; the user/kernel split and the calibration row show how much.`,
     '- Latency percentiles are the request-weighted means of the slices\' percentiles; throughput is requests over the slices\' duration.',
     `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction; OTLP goes to a local sink per variant that counts spans and discards them.`,
     `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
@@ -900,6 +936,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '',
     'A claim holds only when its whole confidence interval is inside the target; "inconclusive" means the interval straddles it (more rounds would decide), "fails" means the whole interval is outside.',
     '',
+    ...calibrationCheck(rows),
     ...(rows.some((r) => r.problems.length > 0)
       ? ['## Problems seen', '', ...rows.filter((r) => r.problems.length > 0).map((r) => `- ${r.workload}/${r.variant}: ${r.problems.join('; ')}`), '']
       : []),
@@ -953,9 +990,9 @@ export function cliOptions(argv: readonly string[]): {
 export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
   const quick = argv.includes('--quick');
   const { val, list, nodeFlags } = cliOptions(argv);
-  // --quick leaves out the stock reference (the slowest variant to start) and the unsampled
-  // breakdown; name them to include them.
-  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled') : VARIANTS);
+  // --quick leaves out the stock reference (the slowest variant to start), the unsampled
+  // breakdown and the calibration control; name them to include them.
+  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled' && v !== 'calibration') : VARIANTS);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: BenchOptions = {
     rounds: Number(val('--rounds') ?? (quick ? 3 : 5)),

@@ -156,15 +156,25 @@ export function mergeWrk(runs: readonly WrkResult[]): WrkResult {
   };
 }
 
-/** utime + stime of a process in seconds, from /proc/<pid>/stat (all its threads). */
-export function parseProcStatCpuSeconds(stat: string, ticksPerSecond = 100): number {
+/**
+ * User and kernel CPU of a process in seconds (utime, stime), from /proc/<pid>/stat (all its
+ * threads). Kernel time includes the softirq work done in the process's own syscalls, e.g. the
+ * loopback delivery of its writes to the reader's socket.
+ */
+export function parseProcStatCpuTimes(stat: string, ticksPerSecond = 100): { user: number; system: number } {
   // Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime is field 14, stime field 15.
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unparseable /proc stat: ${stat}`);
-  return (utime + stime) / ticksPerSecond;
+  return { user: utime / ticksPerSecond, system: stime / ticksPerSecond };
+}
+
+/** utime + stime of a process in seconds, from /proc/<pid>/stat (all its threads). */
+export function parseProcStatCpuSeconds(stat: string, ticksPerSecond = 100): number {
+  const t = parseProcStatCpuTimes(stat, ticksPerSecond);
+  return t.user + t.system;
 }
 
 /**

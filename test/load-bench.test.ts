@@ -8,7 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { claims, cleanups, mergeReport, parseArgs, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import { calibrationCheck, claims, cleanups, mergeReport, parseArgs, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -17,6 +17,7 @@ import {
   pairedDifference,
   pairedRatio,
   parseProcStatCpuSeconds,
+  parseProcStatCpuTimes,
   parseProcStatSteal,
   parseWrk,
   percentile,
@@ -94,6 +95,8 @@ describe('bench parsers', () => {
   it('reads utime + stime from /proc/<pid>/stat even when the command name has spaces and parentheses', () => {
     const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 11 0 100 0 0';
     expect(parseProcStatCpuSeconds(stat)).toBeCloseTo(3.25, 10);
+    expect(parseProcStatCpuTimes(stat)).toEqual({ user: 2.5, system: 0.75 });
+    expect(() => parseProcStatCpuTimes('1234 (node) S 1')).toThrow(/unparseable \/proc stat/);
   });
 
   it('reads one CPU\'s steal and total ticks from /proc/stat, and refuses a missing or malformed line', () => {
@@ -152,7 +155,8 @@ describe('bench parsers', () => {
 });
 
 describe('bench reporting', () => {
-  const trial = (round: number, variant: Trial['variant'], cpuUs: number, rps: number): Trial => ({
+  // User time is 60 % of the CPU unless given.
+  const trial = (round: number, variant: Trial['variant'], cpuUs: number, rps: number, userUs = cpuUs * 0.6): Trial => ({
     round,
     variant,
     workload: 'healthz',
@@ -160,6 +164,7 @@ describe('bench reporting', () => {
     slices: 2,
     cpuSeconds: (cpuUs * rps * 2) / 1e6,
     cpuUsPerRequest: cpuUs,
+    userCpuUsPerRequest: userUs,
     spansPerRequest: variant === 'full' ? 1 : 0,
     serverSpansPerRequest: variant === 'full' ? 1 : 0,
     histogramDelta: rps * 2,
@@ -183,6 +188,47 @@ describe('bench reporting', () => {
     // +20 µs with a tight interval is under the 30 µs target.
     expect(c?.result).toBe('holds');
     expect(table(rows)).toContain('| healthz | full |');
+  });
+
+  it('splits the added CPU into user and kernel time, and reports the calibration control\'s kernel share', () => {
+    const result: BenchResult = {
+      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'calibration', 'production'], workloads: ['healthz'] },
+      trials: [
+        // Baseline 25 µs (15 user + 10 kernel); calibration +8 user, +2 kernel; production +6 user, +3 kernel.
+        trial(0, 'baseline', 25, 5000, 15),
+        trial(0, 'calibration', 35, 4000, 23),
+        trial(0, 'production', 34, 4100, 21),
+        trial(1, 'baseline', 26, 4900, 16),
+        trial(1, 'calibration', 36, 3900, 24),
+        trial(1, 'production', 35, 4000, 22),
+        trial(2, 'baseline', 24, 5100, 14),
+        trial(2, 'calibration', 34, 4100, 22),
+        trial(2, 'production', 33, 4200, 20),
+      ],
+      startedAt: '2026-11-25T00:00:00Z',
+      elapsedSeconds: 1,
+      loadAverage: { start: 0.5, end: 0.6 },
+    };
+    const rows = summarize(result);
+    const cal = rows.find((r) => r.variant === 'calibration')!;
+    expect(cal.userCpuUs).toBeCloseTo(23, 10);
+    expect(cal.kernelCpuUs).toBeCloseTo(12, 10);
+    expect(cal.userCpuAddedUs?.diff).toBeCloseTo(8, 10);
+    expect(cal.kernelCpuAddedUs?.diff).toBeCloseTo(2, 10);
+    const prod = rows.find((r) => r.variant === 'production')!;
+    expect(prod.cpuAddedUs?.diff).toBeCloseTo(9, 10);
+    expect(prod.userCpuAddedUs?.diff).toBeCloseTo(6, 10);
+    expect(prod.kernelCpuAddedUs?.diff).toBeCloseTo(3, 10);
+    expect(rows.find((r) => r.variant === 'baseline')?.userCpuAddedUs).toBeUndefined();
+    expect(table(rows)).toContain('| healthz | production | 4100 | 34.0 (21.0 + 13.0) | +9.0 [9.0, 9.0] | +6.0 [6.0, 6.0] / +3.0 [3.0, 3.0] |');
+    // The claim still judges the total; its evidence names both parts.
+    const c = claims(rows).find((x) => x.claim.includes('production profile') && x.claim.includes('healthz'));
+    expect(c?.result).toBe('holds');
+    expect(c?.evidence).toBe('+9.0 [9.0, 9.0] µs (user +6.0 [6.0, 6.0], kernel +3.0 [3.0, 3.0])');
+    const check = calibrationCheck(rows).join('\n');
+    expect(check).toContain('- healthz: a known userland cost measured as +8.0 [8.0, 8.0] µs/req of user CPU came with +2.0 [2.0, 2.0] µs/req of kernel CPU (25 % of the user time).');
+    // No calibration row, no section.
+    expect(calibrationCheck(rows.filter((r) => r.variant !== 'calibration'))).toEqual([]);
   });
 
   it('leaves a failed trial out of the means and the pairing, and lists it as a problem of its row', () => {
@@ -290,13 +336,13 @@ describe('bench:overhead interrupted', () => {
 });
 
 describe('bench:overhead end to end (one short round, machinery only, no timing assertions)', () => {
-  it('starts s3rver, Redis, the OTLP sink and a baseline, an unsampled and a 100 %-sampled video-api, drives them with wrk and checks the data', async () => {
+  it('starts s3rver, Redis, the OTLP sink and a baseline, a calibration, an unsampled and a 100 %-sampled video-api, drives them with wrk and checks the data', async () => {
     const result = await runBench({
       ...parseArgs(['--quick']).opts,
       rounds: 1,
       seconds: 2,
       warmupSeconds: 1,
-      variants: ['baseline', 'unsampled', 'full'],
+      variants: ['baseline', 'calibration', 'unsampled', 'full'],
       workloads: ['healthz', 'stream'],
       // Given to every variant alike (a flag Node would refuse makes the services fail to start).
       nodeFlags: ['--max-semi-space-size=16'],
@@ -306,6 +352,8 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     expect(result.trials.map((t) => `${t.variant}/${t.workload}`).sort()).toEqual([
       'baseline/healthz',
       'baseline/stream',
+      'calibration/healthz',
+      'calibration/stream',
       'full/healthz',
       'full/stream',
       'unsampled/healthz',
@@ -317,7 +365,11 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
       expect(t.slices).toBe(2);
       expect(t.wrk.requests).toBeGreaterThan(0);
       expect(t.cpuUsPerRequest).toBeGreaterThan(0);
+      expect(t.userCpuUsPerRequest).toBeGreaterThan(0);
+      expect(t.userCpuUsPerRequest).toBeLessThanOrEqual(t.cpuUsPerRequest);
     }
+    // The calibration control is the SDK-disabled baseline plus its busy loop: no spans either.
+    expect(result.trials.find((t) => t.variant === 'calibration' && t.workload === 'healthz')?.spansPerRequest).toBe(0);
     const full = result.trials.find((t) => t.variant === 'full' && t.workload === 'healthz');
     const baseline = result.trials.find((t) => t.variant === 'baseline' && t.workload === 'healthz');
     // The data check: at 100 % sampling every request exported its SERVER span and was counted

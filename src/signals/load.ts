@@ -71,6 +71,12 @@ export const BENCH_S3_DELAY_MS = { min: 5, max: 20 } as const;
 export const BENCH_STREAM_RANGE_BYTES = 64 * 1024;
 /** Size of the benchmark's small upload. */
 export const BENCH_UPLOAD_BYTES = 64 * 1024;
+/**
+ * Iterations of dependent integer arithmetic the benchmark's `calibration` variant runs before
+ * every request (bench/calibration-register.ts): pure userland work of a few µs, about what the
+ * unsampled path adds, as a positive control for the CPU-per-request method.
+ */
+export const BENCH_CALIBRATION_LOOP_ITERATIONS = 1300;
 /** Added CPU per request allowed at the production profile on the cheapest traced endpoint, µs. */
 export const CPU_OVERHEAD_TARGET_US_PRODUCTION = 10;
 /** Added CPU per request allowed at 100 % sampling on the cheapest traced endpoint, µs. */
