@@ -15,7 +15,8 @@
 // The processes are loaded in turn, in short slices (wrk for --slice seconds, default 1), until
 // each has had its warm-up and its measured seconds: this machine's speed drifts by tens of
 // percent over seconds, and slices this short give every variant of a round the same drift
-// (docs/benchmarks.md, "Why the variants run side by side"). The order rotates every round. The
+// (docs/benchmarks.md, "Why the variants run side by side"). The order of a round is a row of a
+// Williams design (roundOrder), so no variant always has the same neighbours. The
 // services are pinned to one core and wrk to the other (taskset). Per variant and workload it
 // reports CPU µs per request of the service process (/proc/<pid>/stat over the whole measured
 // phase; user and kernel time also apart), throughput, P50/P95/P99, paired ratios vs the baseline of the same round
@@ -122,6 +123,27 @@ function onExit<T extends () => Promise<unknown>>(fn: T): T {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The order of the variants in round `round` (from 0): row `round` of a Williams design, i.e.
+ * 0, 1, n-1, 2, n-2, … shifted by the round, and for an odd n the mirrored rows after the first n.
+ * Over every n rounds (2n for an odd n) each variant takes every place and precedes every other
+ * variant equally often; the slices run the order forward and backward, so each is also next to
+ * every other equally often. A variant's work can spill into the next slice (a span batch is
+ * exported up to SPAN_BATCH.scheduledDelayMillis later, on the services' CPU); with a plain
+ * rotation the neighbours never changed, so the spill-over fell on the same variant every round.
+ */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  const n = items.length;
+  if (n === 0) return [];
+  const r = round % (n % 2 === 0 ? n : 2 * n);
+  const row: T[] = [];
+  for (let k = 0, lo = 1, hi = n - 1; k < n; k++) {
+    const at = k === 0 ? 0 : k % 2 === 1 ? lo++ : hi--;
+    row.push(items[(at + r) % n]!);
+  }
+  return r < n ? row : row.reverse();
+}
 
 export function variantCommand(variant: Variant): { args: string[]; env: Record<string, string> } {
   const main = join(ROOT, 'src/api/main.ts');
@@ -655,7 +677,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const trials: Trial[] = [];
   try {
     for (let round = 0; round < opts.rounds; round++) {
-      const order = opts.variants.map((_, i) => opts.variants[(i + round) % opts.variants.length] as Variant);
+      const order = roundOrder(opts.variants, round);
       const report = async (t: Trial, s3Dead: string | undefined) => {
         // Its numbers measure error answers, not the service: the trial failed.
         if (s3Dead) t.failed ??= s3Dead;
@@ -912,7 +934,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '## Method',
     '',
     ...(o.nodeFlags?.length ? [`- Every variant's process ran with \`node ${o.nodeFlags.join(' ')}\` (the same V8 settings for all).`] : []),
-    `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in an order that rotates every round.`,
+    `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in the order of a row of a Williams design: over every ${o.variants.length % 2 === 0 ? o.variants.length : 2 * o.variants.length} rounds each variant takes every place in the order and is next to every other variant equally often.`,
     `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up and ${o.seconds} s measured. Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
     `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices; the user (utime) and kernel (stime) parts are also reported apart.`,
     `- \`calibration\` is a positive control: the baseline plus ${BENCH_CALIBRATION_LOOP_ITERATIONS} iterations of dependent integer arithmetic before every request (bench/calibration-register.ts, from Node's \`http.server.request.start\` diagnostics channel): userland work only, no telemetry. The kernel time it adds is charged by the method, not by the work: on loopback the service's response write delivers the data to wrk's socket and wakes wrk up inside the service's own system call, and the slower the service answers, the more often wrk has gone idle and must be woken from another CPU. Any variant that slows the service pays this too, so part of its added CPU is the method's; the user/kernel split and the calibration row show how much.`,

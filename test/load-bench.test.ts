@@ -8,7 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { calibrationCheck, claims, cleanups, mergeReport, parseArgs, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import { calibrationCheck, claims, cleanups, mergeReport, parseArgs, roundOrder, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -151,6 +151,33 @@ describe('bench parsers', () => {
     expect(m).toEqual({ requests: 400, durationSeconds: 2, requestsPerSecond: 200, bytes: 4000, statusErrors: 2, socketErrors: 0, p50: 0.0025, p95: 0.005, p99: 0.01, max: 0.05 });
     expect(mergeWrk([]).requests).toBe(0);
     expect(mergeWrk([]).p95).toBe(0);
+  });
+});
+
+describe('bench round order', () => {
+  it('is a Williams design: every variant in every place and next to every other equally often', () => {
+    for (let n = 1; n <= 8; n++) {
+      const items = Array.from({ length: n }, (_, i) => `v${i}`);
+      const period = n % 2 === 0 ? n : 2 * n;
+      const places = new Map<string, number>();
+      const follows = new Map<string, number>();
+      for (let round = 0; round < period; round++) {
+        const order = roundOrder(items, round);
+        expect([...order].sort()).toEqual(items);
+        order.forEach((v, i) => places.set(`${v}@${i}`, (places.get(`${v}@${i}`) ?? 0) + 1));
+        for (let i = 0; i + 1 < n; i++) follows.set(`${order[i]}>${order[i + 1]}`, (follows.get(`${order[i]}>${order[i + 1]}`) ?? 0) + 1);
+      }
+      expect(places.size).toBe(n * n);
+      expect(new Set(places.values())).toEqual(new Set([period / n]));
+      // Every ordered pair of distinct variants, each as often.
+      expect(follows.size).toBe(n * (n - 1));
+      if (n > 1) expect(new Set(follows.values()).size).toBe(1);
+      // The design repeats after its period.
+      expect(roundOrder(items, period + 1)).toEqual(roundOrder(items, 1));
+    }
+    expect(roundOrder(['a', 'b', 'c', 'd'], 0)).toEqual(['a', 'b', 'd', 'c']);
+    expect(roundOrder(['a', 'b', 'c', 'd'], 1)).toEqual(['b', 'c', 'a', 'd']);
+    expect(roundOrder([], 3)).toEqual([]);
   });
 });
 
