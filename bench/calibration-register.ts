@@ -3,8 +3,8 @@
 // amount of pure userland work before every HTTP request (BENCH_CALIBRATION_LOOP_ITERATIONS
 // iterations of dependent integer arithmetic: no allocation, no syscall), run from Node's
 // `http.server.request.start` diagnostics channel. What the bench then reads as its added kernel
-// CPU is charged by the method, not by the work: see docs/benchmarks.md ("Where the kernel time
-// comes from").
+// CPU is charged by the method, not by the work: on loopback the service's response write wakes
+// wrk up from its own system call (docs/benchmarks.md, "Session 16").
 import { subscribe } from 'node:diagnostics_channel';
 import { BENCH_CALIBRATION_LOOP_ITERATIONS } from '../src/signals/index.ts';
 
