@@ -152,8 +152,11 @@ export function variantCommand(variant: Variant): { args: string[]; env: Record<
     case 'baseline':
     case 'baseline-aa':
       return { args: ours, env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
-    case 'calibration':
-      return { args: ['--import', join(ROOT, 'bench/calibration-register.ts'), ...ours], env: { OTEL_SDK_DISABLED: 'true', DEPLOYMENT_ENVIRONMENT: 'production' } };
+    case 'calibration': {
+      // The baseline's command with the control preloaded first.
+      const base = variantCommand('baseline');
+      return { args: ['--import', join(ROOT, 'bench/calibration-register.ts'), ...base.args], env: base.env };
+    }
     case 'production':
       return { args: ours, env: { DEPLOYMENT_ENVIRONMENT: 'production' } };
     case 'unsampled':
@@ -795,7 +798,7 @@ export function summarize(result: BenchResult): Row[] {
         rps: avg(ts.map((t) => t.wrk.requestsPerSecond)),
         cpuUs: avg(ts.map((t) => t.cpuUsPerRequest)),
         userCpuUs: avg(ts.map((t) => t.userCpuUsPerRequest)),
-        kernelCpuUs: avg(ts.map((t) => kernelUs(t))),
+        kernelCpuUs: avg(ts.map(kernelUs)),
         p50Ms: med(ts.map((t) => t.wrk.p50 * 1000), 0.5),
         p95Ms: med(ts.map((t) => t.wrk.p95 * 1000), 0.5),
         p99Ms: med(ts.map((t) => t.wrk.p99 * 1000), 0.5),
