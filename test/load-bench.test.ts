@@ -1,7 +1,7 @@
 // The overhead benchmark's machinery (bench/): its statistics, its parsers, the OTLP sink that
 // counts spans for the data check (fed by the real OTLP protobuf exporter), and the S3 delay proxy.
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -329,6 +329,37 @@ describe('bench components', () => {
     const back = Buffer.from(await res.arrayBuffer());
     expect(res.status).toBe(200);
     expect(back.equals(Buffer.from(body).reverse())).toBe(true);
+  });
+
+  it('the S3 delay proxy draws a delay for every message, not once per connection', async () => {
+    const server: Server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    // Request 1 and its response at the minimum (10 ms), request 2 and its response at the maximum (150 ms).
+    const picks = [0, 0, 1, 1];
+    let draws = 0;
+    const proxy = await startDelayProxy({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, { min: 10, max: 150 }, () => picks[draws++] ?? 0.5);
+    closers.push(proxy.close);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(async () => agent.destroy());
+    const fetchOnce = () =>
+      new Promise<{ ms: number; localPort: number | undefined; body: string }>((resolve, reject) => {
+        const t0 = performance.now();
+        get(`${proxy.endpoint}/x`, { agent }, (res) => {
+          const localPort = res.socket.localPort;
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ ms: performance.now() - t0, localPort, body }));
+        }).on('error', reject);
+      });
+    const first = await fetchOnce();
+    const second = await fetchOnce();
+    expect([first.body, second.body]).toEqual(['ok', 'ok']);
+    expect(second.localPort).toBe(first.localPort); // one keep-alive connection carried both
+    expect(draws).toBe(4); // one draw per request and per response
+    expect(first.ms).toBeGreaterThanOrEqual(20);
+    expect(second.ms).toBeGreaterThanOrEqual(300);
   });
 });
 

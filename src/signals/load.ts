@@ -65,7 +65,7 @@ export const LOAD_REQUEST_TIMEOUT = '60s';
 
 // Benchmark (bench/overhead.ts) settings and the targets issue 6 sets.
 
-/** Latency the benchmark's TCP proxy in front of the S3 server adds to each direction, ms (drawn per connection). */
+/** Latency the benchmark's TCP proxy in front of the S3 server adds to each direction, ms (drawn per message: each request and each response). */
 export const BENCH_S3_DELAY_MS = { min: 5, max: 20 } as const;
 /** Range size of the benchmark's proxied stream workload (issue 6: a 64 KiB ranged response). */
 export const BENCH_STREAM_RANGE_BYTES = 64 * 1024;
