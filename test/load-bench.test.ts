@@ -361,6 +361,11 @@ describe('bench components', () => {
     expect(first.ms).toBeGreaterThanOrEqual(20);
     expect(second.ms).toBeGreaterThanOrEqual(300);
   });
+
+  it('the S3 delay proxy refuses a delay range it cannot draw from, naming it', async () => {
+    await expect(startDelayProxy({ host: '127.0.0.1', port: 9 }, { min: 20, max: 5 })).rejects.toThrow('delay proxy: need 0 <= min <= max ms, got 20-5');
+    await expect(startDelayProxy({ host: '127.0.0.1', port: 9 }, { min: -1, max: 5 })).rejects.toThrow(/need 0 <= min <= max/);
+  });
 });
 
 describe('bench:overhead interrupted', () => {
