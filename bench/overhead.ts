@@ -68,6 +68,12 @@ export interface BenchOptions {
   /** Measured seconds per workload and trial. */
   seconds: number;
   warmupSeconds: number;
+  /**
+   * wrk connections during the warm-up (default: `connections`). The S3 workloads are
+   * latency-bound at 8 connections (~130 stream requests/s); the JIT warms up per request, so
+   * more connections warm a process in fewer seconds. The measured phase keeps `connections`.
+   */
+  warmupConnections?: number;
   /** Length of one load slice: the variants of a round take turns at this granularity. */
   sliceSeconds: number;
   /** Node/V8 flags given to every variant's process alike (e.g. a fixed young generation). */
@@ -91,6 +97,8 @@ export interface Trial {
   wrk: WrkResult;
   /** How many wrk slices were measured. */
   slices: number;
+  /** Requests wrk completed in this trial's warm-up slices (the process's age, in requests, when measuring began). */
+  warmupRequests: number;
   cpuSeconds: number;
   cpuUsPerRequest: number;
   /** The user-mode part of cpuUsPerRequest (utime); the rest is kernel time (stime). */
@@ -341,6 +349,11 @@ async function settle(svc: Service, route: string, p99Seconds: number): Promise<
   }
 }
 
+/** The wrk options of the warm-up slices: `warmupConnections` when given. */
+export function warmupOptions<T extends Pick<BenchOptions, 'connections' | 'warmupConnections'>>(opts: T): T {
+  return { ...opts, connections: opts.warmupConnections ?? opts.connections };
+}
+
 /** One variant's service during a workload phase of a round. */
 interface Contender {
   variant: Variant;
@@ -349,6 +362,7 @@ interface Contender {
   problems: string[];
   /** wrk results of the measured slices. */
   slices: WrkResult[];
+  warmupRequests: number;
   failed?: unknown;
   cpu0: { user: number; system: number };
   hist0: number | undefined;
@@ -363,12 +377,13 @@ interface Contender {
  */
 async function measureTogether(env: Env, opts: BenchOptions, services: { variant: Variant; svc: Service }[], round: number, workload: Workload, ctx: LoadContext, bodyFile: string): Promise<Trial[]> {
   const run = workloadRun(workload, ctx, bodyFile);
-  const cs: Contender[] = services.map(({ variant, svc }) => ({ variant, svc, sink: env.sinks.get(variant)!, problems: [], slices: [], cpu0: { user: 0, system: 0 }, hist0: undefined, sink0: undefined }));
+  const cs: Contender[] = services.map(({ variant, svc }) => ({ variant, svc, sink: env.sinks.get(variant)!, problems: [], slices: [], warmupRequests: 0, cpu0: { user: 0, system: 0 }, hist0: undefined, sink0: undefined }));
   const live = (): Contender[] => cs.filter((c) => c.failed === undefined);
   const base = (c: Contender): string => `http://127.0.0.1:${c.svc.port}`;
-  const slice = async (c: Contender, seconds: number): Promise<WrkResult | undefined> => {
+  const warmOpts = warmupOptions(opts);
+  const slice = async (c: Contender, seconds: number, warm = false): Promise<WrkResult | undefined> => {
     try {
-      return await runWrk(env, opts, base(c) + run.plan.path, run, seconds);
+      return await runWrk(env, warm ? warmOpts : opts, base(c) + run.plan.path, run, seconds);
     } catch (err) {
       // wrk may exit non-zero: this variant's trial failed, the others go on.
       c.failed = err;
@@ -386,7 +401,11 @@ async function measureTogether(env: Env, opts: BenchOptions, services: { variant
   }
   let warmP99 = 0;
   for (let done = 0; done < opts.warmupSeconds; done += opts.sliceSeconds) {
-    for (const c of live()) warmP99 = Math.max(warmP99, (await slice(c, Math.min(opts.sliceSeconds, opts.warmupSeconds - done)))?.p99 ?? 0);
+    for (const c of live()) {
+      const r = await slice(c, Math.min(opts.sliceSeconds, opts.warmupSeconds - done), true);
+      warmP99 = Math.max(warmP99, r?.p99 ?? 0);
+      c.warmupRequests += r?.requests ?? 0;
+    }
   }
   for (const c of live()) await settle(c.svc, run.route, warmP99);
   await sleep(FLUSH_WAIT_MS);
@@ -452,6 +471,7 @@ async function finishTrial(opts: BenchOptions, c: Contender, round: number, work
     workload,
     wrk,
     slices: c.slices.length,
+    warmupRequests: c.warmupRequests,
     cpuSeconds: cpu,
     cpuUsPerRequest: (cpu * 1e6) / n,
     userCpuUsPerRequest: (user * 1e6) / n,
@@ -520,6 +540,7 @@ function failedTrial(round: number, variant: Variant, workload: Workload, err: u
     workload,
     wrk: { requests: 0, durationSeconds: 0, requestsPerSecond: 0, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0, p95: 0, p99: 0, max: 0 },
     slices: 0,
+    warmupRequests: 0,
     cpuSeconds: 0,
     cpuUsPerRequest: 0,
     userCpuUsPerRequest: 0,
@@ -913,6 +934,16 @@ function versions(): Record<string, string> {
   return out;
 }
 
+/** How many requests each process had served before its measured phase, per workload. */
+function warmupLine(result: BenchResult): string {
+  const ok = result.trials.filter((t) => t.failed === undefined);
+  const parts = result.options.workloads.flatMap((w) => {
+    const n = ok.filter((t) => t.workload === w).map((t) => t.warmupRequests);
+    return n.length === 0 ? [] : [`${w} ${Math.min(...n)}–${Math.max(...n)}`];
+  });
+  return parts.length === 0 ? '' : `Warm-up requests per process: ${parts.join(', ')}.`;
+}
+
 export function markdown(result: BenchResult, rows: Row[], command: string): string {
   const o = result.options;
   const v = versions();
@@ -938,7 +969,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '',
     ...(o.nodeFlags?.length ? [`- Every variant's process ran with \`node ${o.nodeFlags.join(' ')}\` (the same V8 settings for all).`] : []),
     `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in the order of a row of a Williams design: over every ${o.variants.length % 2 === 0 ? o.variants.length : 2 * o.variants.length} rounds each variant takes every place in the order and is next to every other variant equally often.`,
-    `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up and ${o.seconds} s measured. Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
+    `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up${o.warmupConnections !== undefined && o.warmupConnections !== o.connections ? ` (under \`-c${o.warmupConnections}\`: the JIT warms up per request, and more connections serve more of them in the same seconds)` : ''} and ${o.seconds} s measured. ${warmupLine(result)} Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
     `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices; the user (utime) and kernel (stime) parts are also reported apart.`,
     `- \`calibration\` is a positive control: the baseline plus ${BENCH_CALIBRATION_LOOP_ITERATIONS} iterations of dependent integer arithmetic before every request (bench/calibration-register.ts, from Node's \`http.server.request.start\` diagnostics channel): userland work only, no telemetry. The kernel time it adds is charged by the method, not by the work: on loopback the service's response write delivers the data to wrk's socket and wakes wrk up inside the service's own system call, and the slower the service answers, the more often wrk has gone idle and must be woken from another CPU. Any variant that slows the service pays this too, so part of its added CPU is the method's; the user/kernel split and the calibration row show how much.`,
     '- Latency percentiles are the request-weighted means of the slices\' percentiles; throughput is requests over the slices\' duration.',
@@ -1034,7 +1065,9 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
   };
   const flags = nodeFlags();
   if (flags !== undefined) opts.nodeFlags = flags;
-  for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections, slice: opts.sliceSeconds })) {
+  const warmupConnections = val('--warmup-connections');
+  if (warmupConnections !== undefined) opts.warmupConnections = Number(warmupConnections);
+  for (const [k, n] of Object.entries({ rounds: opts.rounds, seconds: opts.seconds, connections: opts.connections, slice: opts.sliceSeconds, 'warmup-connections': opts.warmupConnections ?? 1 })) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer`);
   }
   if (!Number.isInteger(opts.warmupSeconds) || opts.warmupSeconds < 0) throw new Error('--warmup must be a whole number of seconds (0 or more)');

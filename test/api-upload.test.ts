@@ -357,6 +357,8 @@ describe('upload, rejected or failed: nothing stored', () => {
     expect(upload.events.find((e) => e.name === EVENT_UPLOAD_ABORTED)?.attributes?.reason).toBe('client_abort');
     expect(named(s3SpanName('abort_multipart_upload'))).toHaveLength(1);
     expect(named(s3SpanName('complete_multipart_upload'))).toHaveLength(0);
+    // A part in flight when the client left was canceled, not failed.
+    for (const part of named(s3SpanName('upload_part'))) expect(part.status.code, `upload_part ${String(part.attributes['error.type'])}`).not.toBe(SpanStatusCode.ERROR);
     expect(await api.s3.pendingMultipartUploads()).toEqual([]);
     expect(await keys()).toEqual(before);
   });

@@ -2,7 +2,8 @@
 // bytes) and what the trace says (spans, parent/child links, events, attributes), for redirect,
 // stream, auth failures and S3 failures. Secrets never reach spans, events or logs.
 import { Writable } from 'node:stream';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,8 +14,11 @@ import {
   EVENT_VIDEO_CLIENT_ABORT,
   EVENT_VIDEO_RANGE_REQUEST,
   EVENT_VIDEO_S3_REDIRECT,
+  ERROR_TYPE_CANCELED,
   META,
   S3_ATTR,
+  S3_DURATION,
+  S3_LABELS,
   SPAN_VIDEO_STREAM,
   VIDEO_ACCESS_CHECKS,
   VIDEO_BYTES_SERVED,
@@ -24,6 +28,7 @@ import { createLogger, registry } from '../src/telemetry/index.ts';
 import { fakeVideo, startApp, type StartedApp } from './harness/app.ts';
 import { lastResponseTrace, startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
 import { waitFor } from './harness/process.ts';
+import { histogramCount } from '../bench/stats.ts';
 
 let tel: TestTelemetry;
 let api: StartedApp;
@@ -261,6 +266,105 @@ describe('GET /api/videos/:filename when S3 fails', () => {
     } finally {
       await broken.stop();
       down.destroy();
+    }
+  });
+});
+
+/**
+ * An HTTP proxy in front of s3rver that forwards everything, except that it can hold the next
+ * request of one method unanswered (an S3 call in flight) and tell when its caller gave up on it.
+ */
+async function startHoldProxy(target: string): Promise<{ url: string; hold: (method: string) => Promise<{ request: IncomingMessage; closed: Promise<void> }>; close: () => Promise<void> }> {
+  let holding: { method: string; resolve: (h: { request: IncomingMessage; closed: Promise<void> }) => void } | undefined;
+  const server = createServer((req, res) => {
+    if (holding !== undefined && req.method === holding.method) {
+      const { resolve } = holding;
+      holding = undefined;
+      resolve({ request: req, closed: new Promise<void>((done) => res.once('close', () => done())) });
+      return;
+    }
+    const up = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', (err) => res.destroy(err));
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: (method) => new Promise((resolve) => (holding = { method, resolve })),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('GET /api/videos/:filename when the viewer goes away before S3 answers', () => {
+  // A player seeking elsewhere drops the range it asked for, often while the S3 call is in flight.
+  it.each([
+    ['HEAD', 'head_object', undefined],
+    ['GET', 'get_object', 1000],
+  ] as const)('aborts the %s in flight, ends as a client abort: no S3 error, no ERROR span, no error log', async (method, operation, totalBytes) => {
+    const proxy = await startHoldProxy(api.s3.endpoint);
+    const lines: string[] = [];
+    const logger = createLogger(
+      'video-api',
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
+    const viaProxy = await startApp({ s3: api.s3, redis: api.redis, env: { S3_ENDPOINT: proxy.url, VIDEO_DELIVERY_DEFAULT: 'stream' }, deps: { logger } });
+    try {
+      const counts = async () => {
+        const text = await registry.metrics();
+        const of = (outcome: string) => histogramCount(text, S3_DURATION, { [S3_LABELS.operation]: operation, [S3_LABELS.outcome]: outcome }) ?? 0;
+        return { canceled: of('canceled'), error: of('error') };
+      };
+      const before = await counts();
+      const held = proxy.hold(method);
+      const client = httpRequest(`${viaProxy.url}/api/videos/${ID}.mp4`, {
+        agent: false,
+        headers: { authorization: `Bearer ${viaProxy.token('alice')}`, range: 'bytes=0-999' },
+      });
+      const clientDone = new Promise<void>((resolve) => {
+        client.on('error', () => resolve());
+        client.on('close', () => resolve());
+      });
+      client.end();
+      const { closed } = await held;
+      client.destroy();
+      await clientDone;
+      // The service gave up on the S3 call as soon as the viewer left.
+      await closed;
+      await waitFor(() => named('GET /api/videos/:filename').length === 1, 5000, 'server span after the abort');
+
+      const handler = byName(SPAN_VIDEO_STREAM);
+      const s3Span = byName(s3SpanName(operation));
+      const server = byName('GET /api/videos/:filename');
+      const abort = event(handler, EVENT_VIDEO_CLIENT_ABORT);
+      expect(abort, 'video.client_abort event').toBeDefined();
+      expect(abort!.attributes).toEqual(totalBytes === undefined ? { bytes: 0 } : { bytes: 0, totalBytes });
+      expect(handler.status.code).not.toBe(SpanStatusCode.ERROR);
+      expect(s3Span.status.code).not.toBe(SpanStatusCode.ERROR);
+      expect(s3Span.attributes['error.type']).toBe(ERROR_TYPE_CANCELED);
+      expect(s3Span.events.some((e) => e.name === 'exception')).toBe(false);
+      expect(server.status.code).not.toBe(SpanStatusCode.ERROR);
+      expect(server.attributes['error.type']).toBe('client_aborted');
+      // Counted as canceled, not as an S3 error (the S3 error-ratio alert would count seeks).
+      const after = await counts();
+      expect(after.canceled - before.canceled).toBe(1);
+      expect(after.error - before.error).toBe(0);
+      expect(lines.join('')).not.toContain('request failed');
+      expect(lines.filter((l) => l.includes('"level":"error"') || l.includes('"level":50'))).toEqual([]);
+    } finally {
+      await viaProxy.stop();
+      await proxy.close();
     }
   });
 });

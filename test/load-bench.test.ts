@@ -8,7 +8,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { calibrationCheck, claims, cleanups, mergeReport, parseArgs, roundOrder, runBench, startService, summarize, table, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import { calibrationCheck, claims, cleanups, markdown, mergeReport, parseArgs, roundOrder, runBench, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -143,6 +143,14 @@ describe('bench parsers', () => {
     expect(parseArgs(['--node-flags', ' --min-semi-space-size=16  --max-semi-space-size=16 ']).opts.nodeFlags).toEqual(['--min-semi-space-size=16', '--max-semi-space-size=16']);
     expect(() => parseArgs(['--node-flags', '--max-semi-space-size=16 16'])).toThrow(/--node-flags takes Node options starting with --.*got "16"/);
     expect(() => parseArgs(['--node-flags', ' '])).toThrow(/--node-flags takes Node options/);
+    // The warm-up may use more connections than the measured phase (the JIT warms up per request).
+    expect(parseArgs([]).opts.warmupConnections).toBeUndefined();
+    expect(warmupOptions(parseArgs([]).opts).connections).toBe(8);
+    const warmWide = parseArgs(['--warmup-connections', '32', '--connections', '4']).opts;
+    expect(warmupOptions(warmWide).connections).toBe(32);
+    expect(warmWide.connections).toBe(4);
+    expect(() => parseArgs(['--warmup-connections', '0'])).toThrow(/--warmup-connections must be a positive integer/);
+    expect(() => parseArgs(['--warmup-connections', 'many'])).toThrow(/--warmup-connections must be a positive integer/);
   });
 
   it('merges the slices of a phase: counts add up, percentiles are request-weighted, max is the largest', () => {
@@ -189,6 +197,7 @@ describe('bench reporting', () => {
     workload: 'healthz',
     wrk: { requests: rps * 2, durationSeconds: 2, requestsPerSecond: rps, bytes: 0, statusErrors: 0, socketErrors: 0, p50: 0.001, p95: 0.002, p99: 0.003, max: 0.01 },
     slices: 2,
+    warmupRequests: 500,
     cpuSeconds: (cpuUs * rps * 2) / 1e6,
     cpuUsPerRequest: cpuUs,
     userCpuUsPerRequest: userUs,
@@ -405,6 +414,7 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
       rounds: 1,
       seconds: 2,
       warmupSeconds: 1,
+      warmupConnections: 16,
       variants: ['baseline', 'calibration', 'unsampled', 'full'],
       workloads: ['healthz', 'stream'],
       // Given to every variant alike (a flag Node would refuse makes the services fail to start).
@@ -430,7 +440,13 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
       expect(t.cpuUsPerRequest).toBeGreaterThan(0);
       expect(t.userCpuUsPerRequest).toBeGreaterThan(0);
       expect(t.userCpuUsPerRequest).toBeLessThanOrEqual(t.cpuUsPerRequest);
+      // Its second of warm-up served requests before measuring began, and the report says how many.
+      expect(t.warmupRequests).toBeGreaterThan(0);
     }
+    const method = markdown(result, summarize(result), 'npm run bench:overhead -- (test)');
+    expect(method).toContain('1 s of warm-up (under `-c16`');
+    const streamWarm = result.trials.filter((t) => t.workload === 'stream').map((t) => t.warmupRequests);
+    expect(method).toContain(`stream ${Math.min(...streamWarm)}–${Math.max(...streamWarm)}`);
     // The calibration control is the SDK-disabled baseline plus its busy loop: no spans either.
     expect(result.trials.find((t) => t.variant === 'calibration' && t.workload === 'healthz')?.spansPerRequest).toBe(0);
     const full = result.trials.find((t) => t.variant === 'full' && t.workload === 'healthz');

@@ -116,8 +116,11 @@ export class S3Store {
     });
   }
 
-  /** Runs one S3 call as span `s3.<op>` and records its latency by outcome. */
-  private op<T>(operation: S3Operation, key: string | undefined, fn: (span: Span) => Promise<T>, extra: Attributes = {}): Promise<T> {
+  /**
+   * Runs one S3 call as span `s3.<op>` and records its latency by outcome. A call that fails after
+   * `signal` aborted was canceled by its caller: outcome `canceled`, not an S3 error.
+   */
+  private op<T>(operation: S3Operation, key: string | undefined, fn: (span: Span) => Promise<T>, extra: Attributes = {}, signal?: AbortSignal): Promise<T> {
     const attributes: Attributes = { [S3_ATTR.bucket]: this.bucket, [S3_ATTR.operation]: operation, ...extra };
     if (key !== undefined) attributes[S3_ATTR.key] = key;
     return traceAsync(
@@ -130,6 +133,7 @@ export class S3Store {
           outcome = 'success';
           return result;
         } catch (err) {
+          if (signal?.aborted === true) outcome = 'canceled';
           const status = s3StatusCode(err);
           if (status !== undefined) span.setAttribute(S3_ATTR.statusCode, status);
           throw err;
@@ -138,7 +142,7 @@ export class S3Store {
         }
       },
       attributes,
-      { kind: SpanKind.CLIENT },
+      signal ? { kind: SpanKind.CLIENT, cancelSignal: signal } : { kind: SpanKind.CLIENT },
     );
   }
 
@@ -148,9 +152,10 @@ export class S3Store {
     });
   }
 
-  headObject(key: string): Promise<ObjectInfo> {
+  /** Size, ETag, type and metadata of an object. Aborting `signal` aborts the request. */
+  headObject(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
     return this.op('head_object', key, async (span) => {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), signal ? { abortSignal: signal } : {});
       span.setAttribute(S3_ATTR.statusCode, r.$metadata.httpStatusCode ?? 200);
       return {
         contentLength: r.ContentLength ?? 0,
@@ -159,7 +164,7 @@ export class S3Store {
         metadata: r.Metadata ?? {},
         ...(r.LastModified ? { lastModified: r.LastModified } : {}),
       };
-    });
+    }, {}, signal);
   }
 
   /**
@@ -200,6 +205,7 @@ export class S3Store {
         };
       },
       opts.range ? { [S3_ATTR.range]: opts.range } : {},
+      opts.signal,
     );
   }
 
@@ -264,6 +270,7 @@ export class S3Store {
         return { partNumber, etag: etagOf(r.ETag) };
       },
       { [S3_ATTR.uploadId]: uploadId, [S3_ATTR.partNumber]: partNumber },
+      signal,
     );
   }
 

@@ -32,7 +32,11 @@ export const S3_ATTR = {
 /** S3 operation latency by operation and outcome. */
 export const S3_DURATION = 's3_operation_duration_seconds';
 export const S3_LABELS = { operation: 's3_operation', outcome: 'outcome' } as const;
-export const OUTCOMES = ['success', 'error'] as const;
+/**
+ * `canceled`: the caller aborted the call (the viewer went away, e.g. a player seeking away from a
+ * range it had asked for). Not a failure of S3: counted apart, outside the error ratio's errors.
+ */
+export const OUTCOMES = ['success', 'error', 'canceled'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export const S3_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 /** S3 error ratio above which the dependency alert fires. */

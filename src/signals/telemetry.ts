@@ -5,6 +5,12 @@ import type { DeploymentEnvironment } from './services.ts';
  * Head sampling ratio per environment (the plan's P0 sampling fix): everything in development,
  * a quarter in staging, 10 % in production. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override.
  */
+/**
+ * `error.type` of a span whose operation was canceled by its caller (traceAsync's `cancelSignal`):
+ * set without ERROR status, as the SERVER span's `client_aborted` is, so error searches skip it.
+ */
+export const ERROR_TYPE_CANCELED = 'canceled';
+
 export const SAMPLING_RATIO: Record<DeploymentEnvironment, number> = {
   development: 1,
   staging: 0.25,

@@ -1,5 +1,6 @@
 // The two helpers application code uses (besides @opentelemetry/api): traceAsync and addSpanEvent.
 import { INVALID_SPANID, INVALID_TRACEID, SpanStatusCode, trace, TraceFlags, type Attributes, type Span, type SpanKind, type Tracer } from '@opentelemetry/api';
+import { ERROR_TYPE_CANCELED } from '../signals/index.ts';
 import { redactAttributes, redactString } from './redact.ts';
 import { telemetryState } from './state.ts';
 
@@ -18,6 +19,12 @@ export function getTracer(): Tracer {
 
 export interface TraceOptions {
   kind?: SpanKind;
+  /**
+   * The signal the caller can abort the operation with: a rejection after it aborted is a
+   * cancellation, not a failure (the span gets `error.type` = canceled, no ERROR status and no
+   * exception event).
+   */
+  cancelSignal?: AbortSignal;
 }
 
 /**
@@ -38,7 +45,8 @@ function unsampledParent(): Span | undefined {
 
 /**
  * Runs `fn` inside a new active span named `name`. Records an exception event and ERROR status
- * when `fn` throws or rejects, then rethrows; always ends the span.
+ * when `fn` throws or rejects (unless `options.cancelSignal` had aborted: then `error.type` =
+ * canceled only), then rethrows; always ends the span.
  *
  * Inside an unsampled trace (under the default sampler) `fn` runs in the current context with
  * the parent's non-recording span instead: no attributes are redacted, no span, context or
@@ -64,7 +72,8 @@ export function traceAsync<T>(
     try {
       return await fn(span);
     } catch (err) {
-      recordError(span, err);
+      if (options.cancelSignal?.aborted === true) span.setAttribute('error.type', ERROR_TYPE_CANCELED);
+      else recordError(span, err);
       throw err;
     } finally {
       span.end();

@@ -94,35 +94,57 @@ export function registerVideoRoutes(app: FastifyInstance, deps: VideoRouteDeps):
           }
 
           const key = `${VIDEO_KEY_PREFIX}${filename}`;
-          let info;
+          // The viewer going away (a player seeking elsewhere, a closed tab) aborts the S3 calls in
+          // flight: no wasted reads, and the request ends as a client abort, not as an S3 error,
+          // an error log line and a 502 nobody receives.
+          const abort = new AbortController();
+          const onClose = (): void => {
+            if (!reply.raw.writableFinished) abort.abort();
+          };
+          reply.raw.once('close', onClose);
           try {
-            info = await s3.headObject(key);
-          } catch (err) {
-            if (!isNotFound(err)) throw err;
-            accessCheck(filename, true, 'not_found');
-            return sendError(reply, 404, 'not_found', 'no such video');
-          }
-          span.setAttribute(ATTR.size, info.contentLength);
-          const owner = info.metadata[META.owner];
-          const isPublic = info.metadata[META.visibility] === 'public';
-          if (!isPublic && owner !== session.user.userId) {
-            accessCheck(filename, true, 'forbidden');
-            return sendError(reply, 403, 'forbidden', 'this video is private');
-          }
-          accessCheck(filename, true, 'granted');
+            let info;
+            try {
+              info = await s3.headObject(key, abort.signal);
+            } catch (err) {
+              if (abort.signal.aborted) return clientGone(reply, 0);
+              if (!isNotFound(err)) throw err;
+              accessCheck(filename, true, 'not_found');
+              return sendError(reply, 404, 'not_found', 'no such video');
+            }
+            span.setAttribute(ATTR.size, info.contentLength);
+            const owner = info.metadata[META.owner];
+            const isPublic = info.metadata[META.visibility] === 'public';
+            if (!isPublic && owner !== session.user.userId) {
+              accessCheck(filename, true, 'forbidden');
+              return sendError(reply, 403, 'forbidden', 'this video is private');
+            }
+            accessCheck(filename, true, 'granted');
 
-          if (delivery === 'redirect') {
-            const url = await s3.getSignedUrl(key, PRESIGNED_URL_TTL_SECONDS);
-            addSpanEvent(EVENT_VIDEO_S3_REDIRECT, { [EVENT_ATTR.s3Key]: key, [EVENT_ATTR.signedUrl]: 'generated' });
-            reply.header('cache-control', 'private, no-store');
-            return reply.redirect(url, 302);
+            if (delivery === 'redirect') {
+              const url = await s3.getSignedUrl(key, PRESIGNED_URL_TTL_SECONDS);
+              addSpanEvent(EVENT_VIDEO_S3_REDIRECT, { [EVENT_ATTR.s3Key]: key, [EVENT_ATTR.signedUrl]: 'generated' });
+              reply.header('cache-control', 'private, no-store');
+              return reply.redirect(url, 302);
+            }
+            return await streamVideo(request, reply, s3, key, info, abort.signal);
+          } finally {
+            reply.raw.off('close', onClose);
           }
-          return streamVideo(request, reply, s3, key, info);
         },
         { [ATTR.filename]: filename },
       );
     },
   );
+}
+
+/**
+ * The client went away before a response started: nothing can be sent. Records the abort on the
+ * handler span (`totalBytes` when the size is known) and takes the reply out of Fastify's hands.
+ */
+function clientGone(reply: FastifyReply, bytes: number, totalBytes?: number): FastifyReply {
+  addSpanEvent(EVENT_VIDEO_CLIENT_ABORT, totalBytes === undefined ? { [EVENT_ATTR.bytes]: bytes } : { [EVENT_ATTR.bytes]: bytes, [EVENT_ATTR.totalBytes]: totalBytes });
+  return reply.hijack();
 }
 
 async function streamVideo(
@@ -131,6 +153,7 @@ async function streamVideo(
   s3: S3Store,
   key: string,
   info: { contentLength: number; etag: string; contentType: string; lastModified?: Date },
+  signal: AbortSignal,
 ): Promise<FastifyReply> {
   const size = info.contentLength;
   reply.header('accept-ranges', 'bytes');
@@ -156,19 +179,20 @@ async function streamVideo(
     });
   }
 
-  // The client going away aborts the S3 request and destroys its socket (no leaked reads).
-  const abort = new AbortController();
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
-  reply.raw.once('close', onClose);
-
+  const expected = decision.kind === 'partial' ? decision.length : size;
   const range = decision.kind === 'partial' ? `bytes=${decision.start}-${decision.end}` : undefined;
-  const obj = await s3.getObject(key, { ...(range ? { range } : {}), signal: abort.signal });
+  let obj;
+  try {
+    // Aborting `signal` (the client went away) aborts the request and destroys its socket.
+    obj = await s3.getObject(key, { ...(range ? { range } : {}), signal });
+  } catch (err) {
+    if (signal.aborted) return clientGone(reply, 0, expected);
+    throw err;
+  }
   const counter = new ByteCounter();
   let s3Failure: Error | undefined;
   obj.body.once('error', (err) => {
-    if (!abort.signal.aborted) s3Failure = err;
+    if (!signal.aborted) s3Failure = err;
     counter.destroy(err);
   });
   obj.body.pipe(counter);
@@ -186,9 +210,7 @@ async function streamVideo(
   } catch {
     // Premature close: the client aborted. Not a server failure; recorded as an event.
   }
-  reply.raw.off('close', onClose);
   apiMetrics.bytesServed(counter.bytes);
-  const expected = decision.kind === 'partial' ? decision.length : size;
   if (s3Failure) {
     // S3 broke the body mid-stream: a server-side failure, not a client abort.
     const span = trace.getActiveSpan();
