@@ -46,6 +46,8 @@ beforeAll(async () => {
       DEPLOYMENT_ENVIRONMENT: 'development',
       OTEL_EXPORTER_OTLP_ENDPOINT: apiReceiver.endpoint,
       OTEL_METRICS_EXPORTER: 'none',
+      // settle() waits for 1.5 s without an export: batches must go out sooner than that.
+      OTEL_BSP_SCHEDULE_DELAY: '500',
       UPLOAD_MAX_BYTES: String(64 * MiB),
       LOG_LEVEL: 'info',
     },
@@ -117,6 +119,8 @@ async function startWorker(): Promise<void> {
       DEPLOYMENT_ENVIRONMENT: 'development',
       OTEL_EXPORTER_OTLP_ENDPOINT: workerReceiver.endpoint,
       OTEL_METRICS_EXPORTER: 'none',
+      // settle() waits for 1.5 s without an export: batches must go out sooner than that.
+      OTEL_BSP_SCHEDULE_DELAY: '500',
       REDIS_URL: api.redis.url,
       S3_ENDPOINT: api.s3.endpoint,
       S3_BUCKET: api.s3.bucket,

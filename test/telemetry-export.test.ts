@@ -1,14 +1,16 @@
 // Robust export: a full queue drops (bounded memory) and counts, a failing or throwing exporter
 // never throws into the app and is counted, and the encoded bytes are measured.
+import { diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED } from '../src/signals/index.ts';
-import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
+import { LOG_BATCH, SPAN_BATCH, SPAN_EXPORT_BYTES, SPAN_EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED } from '../src/signals/index.ts';
+import { batchLimits, CountingBatchSpanProcessor, CountingSpanExporter, createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
+import { startTelemetry } from '../src/telemetry/sdk.ts';
 import { registry } from '../src/telemetry/metrics.ts';
 import { startOtlpReceiver } from './harness/otlp-receiver.ts';
-import { startProcess } from './harness/process.ts';
+import { startProcess, waitFor } from './harness/process.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -136,6 +138,60 @@ console.log(JSON.stringify({ busyFrom: start, busyUntil: Date.now() }));
       expect(arrived).toBeGreaterThan(busy.busyFrom!);
       expect(arrived, `the POST arrived ${arrived - busy.busyUntil!} ms after the busy loop ended`).toBeLessThan(busy.busyUntil!);
     } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe('batch limits from OTEL_BSP_* and OTEL_BLRP_*', () => {
+  it('applies the standard variables over our defaults, refuses bad values by name, and keeps a batch within the queue', () => {
+    expect(batchLimits('OTEL_BSP', SPAN_BATCH, {})).toEqual(SPAN_BATCH);
+    expect(batchLimits('OTEL_BLRP', LOG_BATCH, {})).toEqual(LOG_BATCH);
+    expect(
+      batchLimits('OTEL_BSP', SPAN_BATCH, { OTEL_BSP_SCHEDULE_DELAY: '250', OTEL_BSP_MAX_QUEUE_SIZE: '4096', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024', OTEL_BSP_EXPORT_TIMEOUT: '0' }),
+    ).toEqual({ scheduledDelayMillis: 250, maxQueueSize: 4096, maxExportBatchSize: 1024, exportTimeoutMillis: 0 });
+    // The log processor reads its own prefix only.
+    expect(batchLimits('OTEL_BLRP', LOG_BATCH, { OTEL_BSP_SCHEDULE_DELAY: '250', OTEL_BLRP_SCHEDULE_DELAY: '50' }).scheduledDelayMillis).toBe(50);
+    expect(batchLimits('OTEL_BSP', SPAN_BATCH, { OTEL_BSP_MAX_QUEUE_SIZE: '100' })).toMatchObject({ maxQueueSize: 100, maxExportBatchSize: 100 });
+
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => undefined, warn: (m: string) => warnings.push(m), info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
+    try {
+      const limits = batchLimits('OTEL_BSP', SPAN_BATCH, { OTEL_BSP_SCHEDULE_DELAY: 'soon', OTEL_BSP_MAX_QUEUE_SIZE: '0', OTEL_BSP_EXPORT_TIMEOUT: '1.5' });
+      expect(limits).toEqual(SPAN_BATCH);
+    } finally {
+      diag.disable();
+    }
+    expect(warnings).toEqual([
+      `OTEL_BSP_MAX_QUEUE_SIZE="0" is not a whole number >= 1; using ${SPAN_BATCH.maxQueueSize}`,
+      `OTEL_BSP_SCHEDULE_DELAY="soon" is not a whole number >= 0; using ${SPAN_BATCH.scheduledDelayMillis}`,
+      `OTEL_BSP_EXPORT_TIMEOUT="1.5" is not a whole number >= 0; using ${SPAN_BATCH.exportTimeoutMillis}`,
+    ]);
+  });
+
+  it('startTelemetry exports on the OTEL_BSP_SCHEDULE_DELAY it is given, not only on its default', async () => {
+    // Vacuous unless the default delay is longer than the wait below.
+    expect(SPAN_BATCH.scheduledDelayMillis).toBeGreaterThan(3000);
+    const receiver = await startOtlpReceiver();
+    const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.endpoint;
+    try {
+      const tel = await startTelemetry({
+        serviceName: 'video-api',
+        logExporter: null,
+        env: { DEPLOYMENT_ENVIRONMENT: 'development', OTEL_BSP_SCHEDULE_DELAY: '100' },
+      });
+      try {
+        const started = Date.now();
+        trace.getTracer('t').startSpan('batch-delay-probe').end();
+        await waitFor(() => receiver.spans.some((sp) => sp.name === 'batch-delay-probe'), 3000, 'the span, within 3 s');
+        expect(Date.now() - started).toBeLessThan(3000);
+      } finally {
+        await tel.shutdown();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
       await receiver.stop();
     }
   });

@@ -53,11 +53,14 @@ export const SPANS_DROPPED_RATIO_THRESHOLD = 0.01;
  * Span batch limits: bounded memory when the collector is down or slow. Spans wait encoded
  * (about 300 bytes each, encoding-span-processor.ts), so the queue holds 8192 of them in ~2.5 MB;
  * batches of 2048 halve the export thread's CPU per span against 512 (bench/span-floor.ts).
+ * Much of an export's cost is per export, not per span: at OpenTelemetry's default delay of 5 s
+ * instead of 1 s the export thread's CPU per proxied stream request at the production profile
+ * halved (docs/benchmarks.md, session 19). OTEL_BSP_* override these (exporter.ts, batchLimits).
  */
 export const SPAN_BATCH = {
   maxQueueSize: 8192,
   maxExportBatchSize: 2048,
-  scheduledDelayMillis: 1000,
+  scheduledDelayMillis: 5000,
   exportTimeoutMillis: 5000,
 } as const;
 

@@ -9,6 +9,8 @@
 // - CountingSpanExporter: wraps any exporter, counts exported / failed spans, never throws.
 // - CountingBatchSpanProcessor: a BatchSpanProcessor that counts the spans it drops when its
 //   bounded queue (SPAN_BATCH.maxQueueSize) is full, so memory stays bounded and loss is visible.
+// - batchLimits: SPAN_BATCH / LOG_BATCH with the standard OTEL_BSP_* / OTEL_BLRP_* variables
+//   applied (our processors take explicit limits, which the stock ones would not read them over).
 import { diag, type Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -67,6 +69,45 @@ export function createOtlpSpanProcessor(options: OtlpExporterOptions = {}, limit
     exportFailed: () => c.errors.inc(),
     bytes: (n) => c.bytes.inc(n),
   }, limits);
+}
+
+/** The batch limits OTEL_BSP_* (spans) and OTEL_BLRP_* (log records) can set. */
+export interface BatchLimits {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+const BATCH_VARIABLES: Record<keyof BatchLimits, string> = {
+  maxQueueSize: 'MAX_QUEUE_SIZE',
+  maxExportBatchSize: 'MAX_EXPORT_BATCH_SIZE',
+  scheduledDelayMillis: 'SCHEDULE_DELAY',
+  exportTimeoutMillis: 'EXPORT_TIMEOUT',
+};
+
+/**
+ * `defaults` (SPAN_BATCH or LOG_BATCH) with the standard variables `<prefix>_MAX_QUEUE_SIZE`,
+ * `_MAX_EXPORT_BATCH_SIZE`, `_SCHEDULE_DELAY` and `_EXPORT_TIMEOUT` applied. A value that is not
+ * a whole number (at least 1 for the sizes, 0 or more for the times) is ignored with a warning
+ * naming the variable; a batch size above the queue size is cut to it, as the spec says.
+ */
+export function batchLimits(prefix: 'OTEL_BSP' | 'OTEL_BLRP', defaults: BatchLimits, env: NodeJS.ProcessEnv = process.env): BatchLimits {
+  const limits = { ...defaults };
+  for (const key of Object.keys(BATCH_VARIABLES) as (keyof BatchLimits)[]) {
+    const name = `${prefix}_${BATCH_VARIABLES[key]}`;
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const n = Number(raw);
+    const min = key === 'maxQueueSize' || key === 'maxExportBatchSize' ? 1 : 0;
+    if (!Number.isInteger(n) || n < min) {
+      diag.warn(`${name}=${JSON.stringify(raw)} is not a whole number >= ${min}; using ${defaults[key]}`);
+      continue;
+    }
+    limits[key] = n;
+  }
+  if (limits.maxExportBatchSize > limits.maxQueueSize) limits.maxExportBatchSize = limits.maxQueueSize;
+  return limits;
 }
 
 /** OTLP/HTTP protobuf log record exporter, sent from the export thread like the spans. */

@@ -15,7 +15,7 @@ import {
 } from '@opentelemetry/sdk-logs';
 import { SimpleSpanProcessor, TracerProvider, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { DEFAULT_ENVIRONMENT, LOG_BATCH, SPAN_BATCH, type DeploymentEnvironment } from '../signals/index.ts';
-import { CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
+import { batchLimits, CountingBatchSpanProcessor, CountingSpanExporter, createOtlpLogExporter, createOtlpSpanExporter, createOtlpSpanProcessor } from './exporter.ts';
 import { PooledIdGenerator } from './ids.ts';
 import { setDefaultLabels } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
@@ -123,13 +123,14 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
   // simple processor (tests) goes through the stock processors.
   const otlpDefault = opts.spanExporter === undefined && env.OTEL_TRACES_EXPORTER !== 'none';
   const spanProcessors: SpanProcessor[] = [];
-  if (otlpDefault && opts.spanProcessor !== 'simple') spanProcessors.push(createOtlpSpanProcessor());
+  const spanLimits = batchLimits('OTEL_BSP', SPAN_BATCH, env);
+  if (otlpDefault && opts.spanProcessor !== 'simple') spanProcessors.push(createOtlpSpanProcessor({}, spanLimits));
   else {
     const rawExporter = opts.spanExporter ?? (otlpDefault ? createOtlpSpanExporter() : null);
     if (rawExporter) {
       const exporter = new CountingSpanExporter(rawExporter);
       spanProcessors.push(
-        opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...SPAN_BATCH }),
+        opts.spanProcessor === 'simple' ? new SimpleSpanProcessor({ exporter }) : new CountingBatchSpanProcessor({ exporter, ...spanLimits }),
       );
     }
   }
@@ -143,7 +144,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<TelemetryH
     logProcessors.push(
       opts.logProcessor === 'simple'
         ? new SimpleLogRecordProcessor({ exporter: logExporter })
-        : new BatchLogRecordProcessor({ exporter: logExporter, ...LOG_BATCH }),
+        : new BatchLogRecordProcessor({ exporter: logExporter, ...batchLimits('OTEL_BLRP', LOG_BATCH, env) }),
     );
   }
   const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
