@@ -15,6 +15,7 @@ import {
   EVENT_VIDEO_RANGE_REQUEST,
   EVENT_VIDEO_S3_REDIRECT,
   ERROR_TYPE_CANCELED,
+  ERROR_TYPE_CLIENT_ABORTED,
   META,
   S3_ATTR,
   S3_DURATION,
@@ -355,7 +356,7 @@ describe('GET /api/videos/:filename when the viewer goes away before S3 answers'
       expect(s3Span.attributes['error.type']).toBe(ERROR_TYPE_CANCELED);
       expect(s3Span.events.some((e) => e.name === 'exception')).toBe(false);
       expect(server.status.code).not.toBe(SpanStatusCode.ERROR);
-      expect(server.attributes['error.type']).toBe('client_aborted');
+      expect(server.attributes['error.type']).toBe(ERROR_TYPE_CLIENT_ABORTED);
       // Counted as canceled, not as an S3 error (the S3 error-ratio alert would count seeks).
       const after = await counts();
       expect(after.canceled - before.canceled).toBe(1);

@@ -6,8 +6,13 @@ import type { DeploymentEnvironment } from './services.ts';
  * a quarter in staging, 10 % in production. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override.
  */
 /**
+ * `error.type` of a SERVER span whose client went away before the response ended (no ERROR
+ * status: the service did not fail; the request counts as 499 in the histogram).
+ */
+export const ERROR_TYPE_CLIENT_ABORTED = 'client_aborted';
+/**
  * `error.type` of a span whose operation was canceled by its caller (traceAsync's `cancelSignal`):
- * set without ERROR status, as the SERVER span's `client_aborted` is, so error searches skip it.
+ * set without ERROR status, as ERROR_TYPE_CLIENT_ABORTED is, so error searches skip it.
  */
 export const ERROR_TYPE_CANCELED = 'canceled';
 

@@ -34,6 +34,7 @@ import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
   CLIENT_CLOSED_STATUS,
   DEFAULT_ROUTE_CLASS,
+  ERROR_TYPE_CLIENT_ABORTED,
   TRACE_EXPOSED_HEADERS,
   ALWAYS_SAMPLED_ROUTES,
   HTTP_DURATION_BUCKETS,
@@ -274,7 +275,7 @@ export function instrumentFastify(app: FastifyInstance, options: InstrumentFasti
     else seriesFor(st, status).observe(seconds);
     if (span.isRecording()) {
       if (aborted) {
-        span.setAttribute('error.type', 'client_aborted');
+        span.setAttribute('error.type', ERROR_TYPE_CLIENT_ABORTED);
         span.addEvent('http.client_aborted');
       } else {
         span.setAttribute('http.response.status_code', status);
