@@ -2,10 +2,6 @@
 import type { DeploymentEnvironment } from './services.ts';
 
 /**
- * Head sampling ratio per environment (the plan's P0 sampling fix): everything in development,
- * a quarter in staging, 10 % in production. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override.
- */
-/**
  * `error.type` of a SERVER span whose client went away before the response ended (no ERROR
  * status: the service did not fail; the request counts as 499 in the histogram).
  */
@@ -16,6 +12,10 @@ export const ERROR_TYPE_CLIENT_ABORTED = 'client_aborted';
  */
 export const ERROR_TYPE_CANCELED = 'canceled';
 
+/**
+ * Head sampling ratio per environment (the plan's P0 sampling fix): everything in development,
+ * a quarter in staging, 10 % in production. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override.
+ */
 export const SAMPLING_RATIO: Record<DeploymentEnvironment, number> = {
   development: 1,
   staging: 0.25,

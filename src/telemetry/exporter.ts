@@ -71,13 +71,8 @@ export function createOtlpSpanProcessor(options: OtlpExporterOptions = {}, limit
   }, limits);
 }
 
-/** The batch limits OTEL_BSP_* (spans) and OTEL_BLRP_* (log records) can set. */
-export interface BatchLimits {
-  maxQueueSize: number;
-  maxExportBatchSize: number;
-  scheduledDelayMillis: number;
-  exportTimeoutMillis: number;
-}
+/** The batch limits OTEL_BSP_* (spans) and OTEL_BLRP_* (log records) can set: the encoding processor's. */
+export type BatchLimits = EncodingProcessorOptions;
 
 const BATCH_VARIABLES: Record<keyof BatchLimits, string> = {
   maxQueueSize: 'MAX_QUEUE_SIZE',
