@@ -28,7 +28,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBody, type RequestPlan } from '../load-tests/scenarios.ts';
 import { requireBinary } from '../test/harness/process.ts';
-import { cleanups, cliOptions, FLUSH_WAIT_MS, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
+import { SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../src/signals/index.ts';
+import { cleanups, cliOptions, FLUSH_WAIT_MS, scrape, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
+import { sampleSum } from './stats.ts';
 
 
 export interface InstructionOptions {
@@ -69,6 +71,24 @@ export interface InstructionTrial {
 
 const COMPILE = /v8::internal::(compiler|maglev)::|v8::internal::Zone|v8::internal::(Pipeline|OptimizedCompilationJob|TurbofanCompilationJob)/;
 const GC = /v8::internal::(Scavenger|Heap::|MarkCompact|Marking|MinorMark|ConcurrentMarking|Sweeper|MemoryAllocator|PagedSpace|SemiSpace|GCTracer|IncrementalMarking|EvacuateVisitor|RememberedSet|heap::)|heap::base::|cppgc::/;
+
+/** Under valgrind the export thread's first start alone takes seconds. */
+const SETTLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Resolves true once the service has exported or dropped every sampled span it started (its
+ * telemetry-health counters; a process without telemetry has none), false after `timeoutMs`.
+ */
+export async function spansSettled(metricsPort: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await scrape(metricsPort);
+    const started = sampleSum(text, SPANS_STARTED) ?? 0;
+    if (text !== '' && started === (sampleSum(text, SPANS_EXPORTED) ?? 0) + (sampleSum(text, SPANS_DROPPED) ?? 0)) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** Sums `callgrind_annotate` self costs: total, compiler and GC. */
 export function categorize(annotated: string): { total: number; compile: number; gc: number } {
@@ -178,6 +198,10 @@ export async function runInstructions(opts: InstructionOptions): Promise<{ trial
             const { plan } = workloadRun(workload, be.ctx, be.bodyFile);
             try {
               const warm = await drive(svc.port, plan, opts.warmup, opts.connections, opts.chunk);
+              // The warm-up's spans are exported before counting starts, not inside the window.
+              if (!(await spansSettled(svc.metricsPort, SETTLE_TIMEOUT_MS))) {
+                warm.problems.push(`the warm-up's spans were not all exported within ${SETTLE_TIMEOUT_MS / 1000} s: the window may count their export`);
+              }
               const before = readdirSync(be.dir.path).filter((f) => f.startsWith(`callgrind.${pid}.`)).length;
               const sink0 = sink.counts();
               callgrindControl(control, pid, '--instr=on');
@@ -325,7 +349,7 @@ export function instructionMarkdown(result: { trials: InstructionTrial[]; starte
     '## Method',
     '',
     `- ${opts.rounds} rounds; each round starts every variant (${opts.variants.join(', ')}) in turn, one at a time, as a fresh \`video-api\` process under \`valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file\` (the same services, components and environment as \`npm run bench:overhead\`).`,
-    `- Per workload: ${opts.warmup} warm-up requests with counting off, then counting on (\`callgrind_control --instr=on\`) for ${opts.requests} requests and ${FLUSH_WAIT_MS} ms after them (the batch delay: their spans are exported inside the window), then a dump. Requests come from a keep-alive client with ${opts.connections} connections, new connections every ${opts.chunk || 'never'} requests; every answer is checked against its expected status.`,
+    `- Per workload: ${opts.warmup} warm-up requests with counting off, then a wait until the service has exported every span it started (its \`${SPANS_STARTED}\` = \`${SPANS_EXPORTED}\` + \`${SPANS_DROPPED}\`), so that no warm-up span is exported inside the window, then counting on (\`callgrind_control --instr=on\`) for ${opts.requests} requests and ${FLUSH_WAIT_MS} ms after them (the batch delay: their spans are exported inside the window), then a dump. Requests come from a keep-alive client with ${opts.connections} connections, new connections every ${opts.chunk || 'never'} requests; every answer is checked against its expected status.`,
     '- Instructions per request = instructions executed by every thread of the process in the window (callgrind `Ir`) / counted requests. "In compilers" is the part in V8\'s optimizing compilers (TurboFan, Maglev), i.e. JIT work the warm-up left; "in GC" the garbage collector\'s. Added = mean of the per-round differences to the baseline process of the same round.',
     '- Instructions are user-space work; system calls and the kernel are not counted, nor cache misses or stalls: they rank and explain costs and are nearly free of noise, the µs and % claims remain `npm run bench:overhead`\'s. Some of V8\'s work is timed by the clock (idle-time GC, installing background compilations) while the service runs ~50× slower under valgrind: run it on a quiet machine.',
     '',

@@ -276,7 +276,7 @@ function cpuTimes(pid: number): { user: number; system: number } {
   return parseProcStatCpuTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
-async function scrape(metricsPort: number): Promise<string> {
+export async function scrape(metricsPort: number): Promise<string> {
   try {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     return res.ok ? await res.text() : '';

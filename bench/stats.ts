@@ -190,14 +190,19 @@ export function parseProcStatSteal(procStat: string, cpu: string): { steal: numb
   return { steal: f[7]!, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
 }
 
-/** Sums the `_count` samples of a histogram in Prometheus/OpenMetrics text whose labels match all of `labels`. */
-export function histogramCount(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
+/** Sums the samples named `sample` in Prometheus/OpenMetrics text whose labels match all of `labels` (undefined when there are none). */
+export function sampleSum(text: string, sample: string, labels: Record<string, string> = {}): number | undefined {
   let total: number | undefined;
-  const re = new RegExp(`^${metric}_count(?:\\{([^}]*)\\})?\\s+([0-9.eE+-]+)`, 'gm');
+  const re = new RegExp(`^${sample}(?:\\{([^}]*)\\})?\\s+([0-9.eE+-]+)`, 'gm');
   for (const m of text.matchAll(re)) {
     const lbl = m[1] ?? '';
     const ok = Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`));
     if (ok) total = (total ?? 0) + Number(m[2]);
   }
   return total;
+}
+
+/** Sums the `_count` samples of a histogram in Prometheus/OpenMetrics text whose labels match all of `labels`. */
+export function histogramCount(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
+  return sampleSum(text, `${metric}_count`, labels);
 }

@@ -21,6 +21,7 @@ import {
   parseProcStatSteal,
   parseWrk,
   percentile,
+  sampleSum,
   stddev,
   tCritical95,
   verdict,
@@ -119,6 +120,11 @@ describe('bench parsers', () => {
     expect(histogramCount(text, 'http_server_request_duration_seconds', { http_route: '/healthz', http_response_status_code: '200' })).toBe(7);
     expect(histogramCount(text, 'http_server_request_duration_seconds', { http_route: '/nope' })).toBeUndefined();
     expect(histogramCount('', 'http_server_request_duration_seconds')).toBeUndefined();
+    // Counters: every sample of the name, whatever its labels; not a longer name that starts with it.
+    const counters = ['# TYPE otel_spans_dropped counter', 'otel_spans_dropped_total{reason="queue"} 2', 'otel_spans_dropped_total 3', 'otel_spans_dropped_total_x 40'].join('\n');
+    expect(sampleSum(counters, 'otel_spans_dropped_total')).toBe(5);
+    expect(sampleSum(counters, 'otel_spans_dropped_total', { reason: 'queue' })).toBe(2);
+    expect(sampleSum(counters, 'otel_spans_started_total')).toBeUndefined();
   });
 
   it('parses CLI options: --quick is a short run that writes no docs; unknown variants are refused', () => {
