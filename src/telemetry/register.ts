@@ -22,6 +22,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { WinstonInstrumentation } from '@opentelemetry/instrumentation-winston';
 import { register as registerSyncHooks, supportsSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
 import { SERVICE_API } from '../signals/index.ts';
+import { redisStatement } from './redis-statement.ts';
 import { startTelemetry, type TelemetryHandle } from './sdk.ts';
 import { runShutdownHooks } from './shutdown.ts';
 
@@ -56,8 +57,9 @@ export function chosenInstrumentations(): Instrumentation[] {
     // and W3C propagation. Only inside a trace, so health checks and background polling stay quiet.
     new UndiciInstrumentation({ requireParentforSpans: true }),
     // Redis commands of the thumbnail queue. requireParentSpan: BullMQ polls Redis continuously
-    // (BRPOPLPUSH / BZPOPMIN loops); without it every poll would start a root trace.
-    new IORedisInstrumentation({ requireParentSpan: true }),
+    // (BRPOPLPUSH / BZPOPMIN loops); without it every poll would start a root trace. Script calls
+    // (every BullMQ operation) are recorded without their values: redis-statement.ts.
+    new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement }),
     // PostgreSQL (Prisma's pg driver adapter): query spans under the request or job that ran them.
     new PgInstrumentation({ requireParentSpan: true }),
     // Websocket events of the realtime channel (plan 1.7), which no HTTP hook sees.
