@@ -1,0 +1,229 @@
+// What one upload's trace costs the process, back to back and spread over I/O waits.
+//
+//   node bench/trace-cost.ts [--delay 12] [--traces 500] [--rounds 9] [--warmup 5000]
+//                            [--concurrency 8] [--control-iterations 80]
+//
+// An upload-shaped trace (the seven spans, attributes, events and S3 histogram observations of
+// POST /api/upload/stream: SERVER, api.upload.stream, three S3 calls, the queue's PRODUCER span
+// and its Redis command) is built with the service's own helpers (traceAsync, addSpanEvent,
+// observe) through the service's SDK set-up at the production profile (uploads are always
+// sampled), and exported to an OTLP sink in another process. No HTTP server, no AWS SDK, no Redis:
+// each "call" is a wait, `--delay` ms of setTimeout (0: setImmediate, i.e. back to back).
+//
+// Three variants run in the same process, interleaved in rounds (the order rotates each round and
+// reverses every other one), `--concurrency` traces in flight at a time like wrk's connections:
+// - none: the same async skeleton (the waits) without telemetry;
+// - telemetry: the skeleton with the trace;
+// - control: the skeleton with plain JavaScript work (a loop and a small object per call) at the
+//   points where telemetry runs, no telemetry (a positive control: ordinary code of about the
+//   same back-to-back cost).
+// CPU per trace = process CPU time (every thread: the export thread and V8's helpers included)
+// over the batch, / traces; the telemetry batch ends with a flush, so its export is inside it.
+// Added = paired with the same round's `none` batch, mean with a 95 % t interval.
+//
+// Why: on the S3 workloads `npm run bench:overhead` measures several times the CPU that the same
+// spans cost in a tight loop (bench/span-floor.ts). With --delay 0 and --delay 12 this shows how
+// much of that comes from the code running in short bursts between waits, and whether ordinary
+// code (the control) pays the same (docs/benchmarks.md, "Session 23").
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
+import {
+  ALWAYS_SAMPLED_HINT_ATTRIBUTE,
+  ATTR,
+  EVENT_ATTR,
+  EVENT_JOB_ENQUEUED,
+  EVENT_UPLOAD_COMPLETED,
+  EVENT_UPLOAD_PART,
+  MESSAGING_ATTR,
+  MESSAGING_SYSTEM,
+  QUEUE_THUMBNAIL,
+  queueEnqueueSpanName,
+  ROUTES,
+  S3_ATTR,
+  S3_DURATION_BUCKETS,
+  S3_LABELS,
+  s3SpanName,
+  SERVICE_API,
+  SPAN_UPLOAD_STREAM,
+  type S3Operation,
+} from '../src/signals/index.ts';
+import { addSpanEvent, getTracer, histogram, observe, traceAsync } from '../src/telemetry/index.ts';
+import { redisStatement } from '../src/telemetry/redis-statement.ts';
+import { startTelemetry } from '../src/telemetry/sdk.ts';
+import { mean, pairedDifference } from './stats.ts';
+
+function arg(name: string, def: number, min: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
+  if (!Number.isFinite(v) || v < min) throw new Error(`--${name} must be a number >= ${min}, got ${process.argv[i + 1]}`);
+  return v;
+}
+const DELAY = arg('delay', 12, 0);
+const TRACES = arg('traces', 500, 10);
+const ROUNDS = arg('rounds', 9, 2);
+const WARMUP = arg('warmup', 5000, 0);
+const CONCURRENCY = arg('concurrency', 8, 1);
+const CONTROL_ITERATIONS = arg('control-iterations', 80, 1);
+
+const VARIANTS = ['none', 'telemetry', 'control'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+// An OTLP sink in its own process: accepts and discards (its CPU is not ours).
+const sink = spawn(
+  process.execPath,
+  ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.writeHead(200,{'content-type':'application/x-protobuf'}).end())}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+// Stopped with this process, however it ends.
+process.on('exit', () => sink.kill());
+const sinkPort = await new Promise<number>((resolve) => sink.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
+const telemetry = await startTelemetry({ serviceName: SERVICE_API, environment: 'production', logExporter: null });
+const s3Duration = histogram('bench_trace_cost_s3_seconds', 'S3 latency stand-in of bench/trace-cost.ts.', [S3_LABELS.operation, S3_LABELS.outcome], S3_DURATION_BUCKETS);
+
+const wait = (): Promise<void> => new Promise<void>((resolve) => (DELAY > 0 ? setTimeout(resolve, DELAY) : setImmediate(resolve)));
+
+// The control's work: small objects, strings and a map, the kind of code a handler runs.
+let sinkValue = 0;
+const table = new Map<string, number>();
+function work(): void {
+  const items: { n: number; key: string }[] = [];
+  let acc = sinkValue;
+  for (let i = 0; i < CONTROL_ITERATIONS; i++) {
+    const key = `k${(acc + i) & 255}`;
+    items.push({ n: i, key });
+    acc = (acc * 31 + (table.get(key) ?? i)) | 0;
+    if ((i & 7) === 0) table.set(key, acc & 1023);
+  }
+  sinkValue = acc ^ items.length;
+}
+
+const BUCKET = 'videos';
+const UPLOAD_ID = '2~Yf3qQ7c0cJm0sZr1e8yWq4Vh0n5Kd9Tb';
+const BYTES = 65_536;
+// The statement instrumentation-ioredis records for BullMQ's add (its script and keys).
+const REDIS_TEXT = redisStatement('evalsha', ['4d7c5e0f6b1a2c3d4e5f60718293a4b5c6d7e8f9', '8', ...['wait', 'paused', 'meta', 'id', 'delayed', 'prioritized', 'completed', 'events'].map((k) => `bull:${QUEUE_THUMBNAIL}:${k}`), 'a', 'b', 'c']);
+
+async function s3Call(v: Variant, op: S3Operation, key: string, extra: Record<string, string | number> = {}): Promise<void> {
+  if (v !== 'telemetry') {
+    if (v === 'control') work();
+    await wait();
+    if (v === 'control') work();
+    return;
+  }
+  await traceAsync(
+    s3SpanName(op),
+    async (span) => {
+      const started = performance.now();
+      await wait();
+      if (op === 'create_multipart_upload') span.setAttribute(S3_ATTR.uploadId, UPLOAD_ID);
+      span.setAttribute(S3_ATTR.statusCode, 200);
+      observe(s3Duration, { [S3_LABELS.operation]: op, [S3_LABELS.outcome]: 'success' }, (performance.now() - started) / 1000);
+    },
+    { [S3_ATTR.bucket]: BUCKET, [S3_ATTR.operation]: op, ...extra, [S3_ATTR.key]: key },
+    { kind: SpanKind.CLIENT },
+  );
+}
+
+async function enqueue(v: Variant, id: string): Promise<void> {
+  if (v !== 'telemetry') {
+    if (v === 'control') work();
+    await wait();
+    if (v === 'control') work();
+    return;
+  }
+  await traceAsync(
+    queueEnqueueSpanName(QUEUE_THUMBNAIL),
+    async () => {
+      const carrier: Record<string, string> = {};
+      propagation.inject(context.active(), carrier);
+      const redis = getTracer().startSpan('evalsha', {
+        kind: SpanKind.CLIENT,
+        attributes: { 'db.system.name': 'redis', 'db.operation.name': 'evalsha', 'db.query.text': REDIS_TEXT, 'server.address': '127.0.0.1', 'server.port': 6379 },
+      });
+      await context.with(trace.setSpan(context.active(), redis), wait);
+      redis.end();
+      addSpanEvent(EVENT_JOB_ENQUEUED, { [MESSAGING_ATTR.messageId]: id, [ATTR.videoId]: id });
+    },
+    { [MESSAGING_ATTR.system]: MESSAGING_SYSTEM, [MESSAGING_ATTR.operation]: 'send', [MESSAGING_ATTR.destination]: QUEUE_THUMBNAIL, [ATTR.videoId]: id },
+    { kind: SpanKind.PRODUCER },
+  );
+}
+
+async function upload(v: Variant, n: number): Promise<void> {
+  const id = `0f8fad5b-d9cb-469f-a165-${String(n % 1e12).padStart(12, '0')}`;
+  const key = `videos/${id}.mp4`;
+  const tel = v === 'telemetry';
+  const handler = async (span: Span | undefined): Promise<void> => {
+    if (span) {
+      span.setAttribute(ATTR.videoId, id);
+      span.setAttribute(ATTR.uploadContentType, 'video/mp4');
+      span.setAttribute(ATTR.uploadExtension, 'mp4');
+      span.setAttribute(ATTR.format, 'mp4');
+    } else if (v === 'control') work();
+    await s3Call(v, 'create_multipart_upload', key);
+    await s3Call(v, 'upload_part', key, { [S3_ATTR.uploadId]: UPLOAD_ID, [S3_ATTR.partNumber]: 1 });
+    if (tel) addSpanEvent(EVENT_UPLOAD_PART, { [EVENT_ATTR.partNumber]: 1, [EVENT_ATTR.bytes]: BYTES, [EVENT_ATTR.totalBytes]: BYTES });
+    await s3Call(v, 'complete_multipart_upload', key, { [S3_ATTR.uploadId]: UPLOAD_ID });
+    if (span) {
+      span.setAttribute(ATTR.uploadSize, BYTES);
+      span.setAttribute(ATTR.size, BYTES);
+      span.setAttribute(ATTR.uploadParts, 1);
+    }
+    await enqueue(v, id);
+    if (tel) addSpanEvent(EVENT_UPLOAD_COMPLETED, { [EVENT_ATTR.totalBytes]: BYTES, [ATTR.uploadParts]: 1, [ATTR.videoId]: id });
+  };
+  if (!tel) {
+    if (v === 'control') work();
+    await handler(undefined);
+    if (v === 'control') work();
+    return;
+  }
+  // The SERVER span as instrumentFastify starts it for an upload (critical: always sampled).
+  const server = getTracer().startSpan(`POST ${ROUTES.uploadStream}`, { kind: SpanKind.SERVER, attributes: { [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 } }, ROOT_CONTEXT);
+  server.setAttributes({ 'http.request.method': 'POST', 'http.route': ROUTES.uploadStream });
+  server.setAttribute('url.path', ROUTES.uploadStream);
+  server.setAttribute('url.scheme', 'http');
+  server.setAttribute('user_agent.original', 'wrk/4.1.0');
+  server.setAttribute('client.address', '127.0.0.1');
+  await context.with(trace.setSpan(ROOT_CONTEXT, server), () => traceAsync(SPAN_UPLOAD_STREAM, handler));
+  server.setAttribute('http.response.status_code', 201);
+  server.end();
+}
+
+async function batch(v: Variant, traces: number): Promise<number> {
+  const before = process.cpuUsage();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < traces) await upload(v, next++);
+    }),
+  );
+  if (v === 'telemetry') await telemetry.forceFlush();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / traces;
+}
+
+console.log(
+  `trace-cost: ${TRACES} upload-shaped traces per batch, ${ROUNDS} rounds, ${CONCURRENCY} in flight, waits of ${DELAY > 0 ? `${DELAY} ms (setTimeout)` : '0 (setImmediate)'}; ` +
+    `${WARMUP} warm-up traces per variant; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+);
+for (const v of VARIANTS) await batch(v, WARMUP);
+const perTrace: Record<Variant, number[]> = { none: [], telemetry: [], control: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  const rotated = [...VARIANTS.slice(r % VARIANTS.length), ...VARIANTS.slice(0, r % VARIANTS.length)];
+  const order = r % 2 === 1 ? rotated.reverse() : rotated;
+  for (const v of order) perTrace[v].push(await batch(v, TRACES));
+  console.log(`round ${r + 1}: ${VARIANTS.map((v) => `${v} ${perTrace[v][r]!.toFixed(1)}`).join(', ')} µs CPU per trace`);
+}
+console.log('\n| variant | CPU µs per trace (mean) | added vs none [95 % CI] |\n|---|---|---|');
+for (const v of VARIANTS) {
+  const d = v === 'none' ? undefined : pairedDifference(perTrace.none, perTrace[v]);
+  console.log(`| ${v} | ${mean(perTrace[v]).toFixed(1)} | ${d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]` : '—'} |`);
+}
+const beyond = pairedDifference(perTrace.control, perTrace.telemetry);
+console.log(`\ntelemetry - control, paired by round: ${beyond.diff >= 0 ? '+' : ''}${beyond.diff.toFixed(1)} [${beyond.low.toFixed(1)}, ${beyond.high.toFixed(1)}] µs per trace`);
+await telemetry.shutdown();
+sink.kill();
