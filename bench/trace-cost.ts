@@ -106,13 +106,15 @@ const BYTES = 65_536;
 // The statement instrumentation-ioredis records for BullMQ's add (its script and keys).
 const REDIS_TEXT = redisStatement('evalsha', ['4d7c5e0f6b1a2c3d4e5f60718293a4b5c6d7e8f9', '8', ...['wait', 'paused', 'meta', 'id', 'delayed', 'prioritized', 'completed', 'events'].map((k) => `bull:${QUEUE_THUMBNAIL}:${k}`), 'a', 'b', 'c']);
 
+/** One S3 or Redis call without telemetry: the wait, with the control's work around it. */
+async function plainCall(v: Variant): Promise<void> {
+  if (v === 'control') work();
+  await wait();
+  if (v === 'control') work();
+}
+
 async function s3Call(v: Variant, op: S3Operation, key: string, extra: Record<string, string | number> = {}): Promise<void> {
-  if (v !== 'telemetry') {
-    if (v === 'control') work();
-    await wait();
-    if (v === 'control') work();
-    return;
-  }
+  if (v !== 'telemetry') return plainCall(v);
   await traceAsync(
     s3SpanName(op),
     async (span) => {
@@ -128,12 +130,7 @@ async function s3Call(v: Variant, op: S3Operation, key: string, extra: Record<st
 }
 
 async function enqueue(v: Variant, id: string): Promise<void> {
-  if (v !== 'telemetry') {
-    if (v === 'control') work();
-    await wait();
-    if (v === 'control') work();
-    return;
-  }
+  if (v !== 'telemetry') return plainCall(v);
   await traceAsync(
     queueEnqueueSpanName(QUEUE_THUMBNAIL),
     async () => {
