@@ -1,0 +1,27 @@
+// bench/trace-cost.ts end to end (one short run, machinery only): it runs the three variants,
+// exports the trace to its sink, prints the paired table, and refuses a bad argument by name.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../bench/overhead.ts';
+
+const script = join(ROOT, 'bench/trace-cost.ts');
+
+describe('bench:trace-cost', () => {
+  it('prints CPU per trace for none, telemetry and control, with telemetry costing more than none', () => {
+    const r = spawnSync(process.execPath, [script, '--delay', '0', '--traces', '200', '--rounds', '2', '--warmup', '200'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const row = (v: string): RegExpMatchArray | null => r.stdout.match(new RegExp(`^\\| ${v} \\| ([\\d.]+) \\| (.+) \\|$`, 'm'));
+    expect(row('none')?.[2]).toBe('—');
+    for (const v of ['telemetry', 'control']) expect(row(v)?.[2], v).toMatch(/^[+-][\d.]+ \[-?[\d.]+, -?[\d.]+\]$/);
+    expect(Number(row('telemetry')![1])).toBeGreaterThan(Number(row('none')![1]));
+    expect(r.stdout).toMatch(/^telemetry - control, paired by round: /m);
+    expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+, control [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
+  });
+
+  it('refuses a bad argument, naming it', () => {
+    const r = spawnSync(process.execPath, [script, '--rounds', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('--rounds must be a number >= 2');
+  });
+});
