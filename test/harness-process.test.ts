@@ -1,7 +1,10 @@
 // The shared process harness (test/harness/process.ts): a wait gives up at once when the process
-// it waits for has exited, instead of polling until its timeout and reporting a timeout.
+// it waits for has exited, instead of polling until its timeout and reporting a timeout; and a free
+// port that no outgoing connection can take before the server listens.
+import { readFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { exitStatus, GiveUpWaiting, startProcess, waitFor, waitForHttpReady, waitForPort } from './harness/process.ts';
+import { exitStatus, freePort, GiveUpWaiting, startProcess, waitFor, waitForHttpReady, waitForPort } from './harness/process.ts';
 
 describe('test harness: waiting for a process', () => {
   it('retries a check that throws, and stops at once on GiveUpWaiting', async () => {
@@ -48,5 +51,40 @@ describe('test harness: waiting for a process', () => {
     started.proc.kill('SIGKILL');
     await expect(waiting).rejects.toThrow('process exited (signal SIGKILL) before listening on 9');
     expect(exitStatus(started.proc)).toBe('signal SIGKILL');
+  });
+});
+
+describe('test harness: free ports', () => {
+  it('hands out distinct ports below the ephemeral range, each one listenable', async () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const ports: number[] = [];
+    for (let i = 0; i < 50; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(50);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(1024);
+      expect(port).toBeLessThan(low!);
+    }
+    // Outgoing connections take their local port from the ephemeral range, never one of ours.
+    const server = createServer((s) => s.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port: serverPort } = server.address() as { port: number };
+    const clients: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = connect(serverPort, '127.0.0.1');
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      clients.push(c);
+    }
+    for (const c of clients) {
+      expect(c.localPort).toBeGreaterThanOrEqual(low!);
+      expect(ports).not.toContain(c.localPort);
+      c.destroy();
+    }
+    await new Promise<void>((r) => server.close(() => r()));
+    const listener = createServer();
+    await new Promise<void>((r, j) => {
+      listener.once('error', j);
+      listener.listen(ports[0], '127.0.0.1', r);
+    });
+    await new Promise<void>((r) => listener.close(() => r()));
   });
 });

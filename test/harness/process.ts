@@ -1,24 +1,53 @@
 // Shared harness for integration tests: free ports, temp dirs, starting a real binary on
 // 127.0.0.1 and stopping it by PID. Each component's starter (s3rver.ts, redis.ts, ...) builds on this.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; we release it just before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port on 127.0.0.1, released just before use. It is drawn from below the kernel's
+ * ephemeral range (net.ipv4.ip_local_port_range), so no outgoing connection of a parallel test can
+ * take it between our check and the server's listen: a slow starter (e.g. video-api under
+ * callgrind, seconds before it listens) once lost its port that way (EADDRINUSE). A port already
+ * handed out in this process is not handed out again; across test workers the random draw keeps
+ * collisions rare.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const top = Math.max(low - 1, FIRST_PORT + 1000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * (top - FIRST_PORT + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${FIRST_PORT} and ${top} after 200 tries`);
+}
+
+const FIRST_PORT = 20000;
+const handedOut = new Set<number>();
+
+/** The kernel's ephemeral port range; the usual Linux default where /proc does not say. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux: fall through to the default
+  }
+  return [32768, 60999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr && typeof addr === 'object') {
-        const { port } = addr;
-        srv.close(() => resolve(port));
-      } else reject(new Error('no port'));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
