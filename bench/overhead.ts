@@ -25,7 +25,9 @@
 //
 // Node 24 runs it directly (type stripping): node bench/overhead.ts [--quick] [--rounds N]
 // [--seconds S] [--warmup S] [--slice S] [--variants a,b] [--workloads a,b] [--node-flags "--flag ..."]
-// [--write docs/benchmarks.md] [--json out.json]
+// [--busy-server-cpu] [--write docs/benchmarks.md] [--json out.json]
+// --busy-server-cpu keeps the services' core from idling (a SCHED_IDLE busy loop on it, whose CPU
+// is not the services'): the S3 workloads' cost on a core that is never idle, as on a busy host.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -86,6 +88,14 @@ export interface BenchOptions {
   loadCpu: number;
   /** Pin this process (and so s3rver and Redis, started after) to loadCpu (default true; tests pass false). */
   pinHarness?: boolean;
+  /**
+   * Keep the services' core from going idle between requests: a busy loop at SCHED_IDLE priority
+   * (it runs only when nothing else wants the core, and its CPU is not the service's) pinned to
+   * serverCpu for the whole run. On the S3 workloads the service waits on S3 most of the time, and
+   * on this VM code that runs after the core sat idle costs two to three times its back-to-back
+   * CPU (docs/benchmarks.md, "Session 24"); with the loop the core never idles, as on a busy host.
+   */
+  busyServerCpu?: boolean;
   log?: (line: string) => void;
 }
 
@@ -635,14 +645,43 @@ export interface BenchEnv {
 }
 
 /**
+ * A busy loop at SCHED_IDLE priority pinned to `cpu` (BenchOptions.busyServerCpu): `chrt --idle 0`
+ * runs it only when nothing else on that core is runnable, so it takes no CPU from the service and
+ * the service's /proc figures do not include it.
+ */
+export async function startBusyLoop(taskset: string, cpu: number): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const chrt = requireBinary('chrt', 'apt-get install -y util-linux');
+  const started = startProcess(chrt, ['--idle', '0', taskset, '-c', String(cpu), 'sh', '-c', 'while :; do :; done']);
+  // chrt and taskset exec the next program, so the pid ends up the loop's; once it runs sh, both
+  // have done their part (the policy and the core), which is checked rather than assumed.
+  const pid = started.proc.pid!;
+  await waitFor(
+    () => {
+      giveUpIfExited(started.proc);
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sh';
+    },
+    5_000,
+    `the busy loop on CPU ${cpu}`,
+  );
+  const policy = spawnSync(chrt, ['-p', String(pid)], { encoding: 'utf8' }).stdout;
+  if (!/SCHED_IDLE/.test(policy)) {
+    await started.stop();
+    throw new Error(`the busy loop did not get SCHED_IDLE: ${policy.trim()}`);
+  }
+  return { pid, stop: started.stop };
+}
+
+/**
  * s3rver behind the delay proxy, Redis, one OTLP sink per variant, the upload body, and the test
  * video uploaded through a baseline process (every trial reads it). With `pinHarness` (default)
  * this process, and s3rver and Redis which inherit it, move to the load generator's core.
  */
-export async function startBenchEnv(opts: Pick<BenchOptions, 'variants' | 'pinHarness' | 'loadCpu' | 'serverCpu' | 'nodeFlags'>, name: string): Promise<BenchEnv> {
+export async function startBenchEnv(opts: Pick<BenchOptions, 'variants' | 'pinHarness' | 'loadCpu' | 'serverCpu' | 'nodeFlags' | 'busyServerCpu'>, name: string): Promise<BenchEnv> {
   const wrk = requireBinary('wrk', 'apt-get install -y wrk');
   const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
   if (opts.pinHarness !== false) spawnSync(taskset, ['-p', '-c', String(opts.loadCpu), String(process.pid)]);
+  const busy = opts.busyServerCpu ? await startBusyLoop(taskset, opts.serverCpu) : undefined;
+  if (busy) onExit(busy.stop);
   const dir = tempDir(name);
   onExit(async () => dir.cleanup());
   const s3 = await startBenchS3();
@@ -665,6 +704,7 @@ export async function startBenchEnv(opts: Pick<BenchOptions, 'variants' | 'pinHa
     await proxy.close();
     await redis.stop();
     await s3.stop();
+    await busy?.stop();
     dir.cleanup();
     cleanups.clear();
   };
@@ -968,6 +1008,9 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '## Method',
     '',
     ...(o.nodeFlags?.length ? [`- Every variant's process ran with \`node ${o.nodeFlags.join(' ')}\` (the same V8 settings for all).`] : []),
+    ...(o.busyServerCpu
+      ? [`- CPU ${o.serverCpu} never went idle: a busy loop at SCHED_IDLE priority (\`--busy-server-cpu\`) ran on it for the whole run, taking the core only when no service thread wanted it; its CPU is not in any service's figures. Without it the services' core idles between requests on the S3 workloads, and code run after an idle spell costs more (docs/benchmarks.md, "Session 24").`]
+      : []),
     `- ${o.rounds} rounds; each round starts every variant (${o.variants.join(', ')}) as a fresh \`video-api\` process, all alive side by side for the round, in the order of a row of a Williams design: over every ${o.variants.length % 2 === 0 ? o.variants.length : 2 * o.variants.length} rounds each variant takes every place in the order and is next to every other variant equally often.`,
     `- Per workload: one preflight request per process checked against its expected status, then the processes take turns under \`wrk -t1 -c${o.connections}\` (closed loop) in ${o.sliceSeconds} s slices, the order reversing every slice, until each has had ${o.warmupSeconds} s of warm-up${o.warmupConnections !== undefined && o.warmupConnections !== o.connections ? ` (under \`-c${o.warmupConnections}\`: the JIT warms up per request, and more connections serve more of them in the same seconds)` : ''} and ${o.seconds} s measured. ${warmupLine(result)} Slices this short give every variant of a round the same machine speed, which drifts here by tens of percent within a minute.`,
     `- CPU per request = (utime + stime of the service process from /proc/<pid>/stat over its whole measured phase, i.e. its slices, its idle time while the others are loaded, and ${FLUSH_WAIT_MS} ms after the last slice for the last span batch) / requests completed in its slices; the user (utime) and kernel (stime) parts are also reported apart.`,
@@ -1063,6 +1106,7 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
     serverCpu: Number(val('--server-cpu') ?? 1),
     loadCpu: Number(val('--load-cpu') ?? 0),
   };
+  if (argv.includes('--busy-server-cpu')) opts.busyServerCpu = true;
   const flags = nodeFlags();
   if (flags !== undefined) opts.nodeFlags = flags;
   const warmupConnections = val('--warmup-connections');

@@ -1,14 +1,16 @@
 // The overhead benchmark's machinery (bench/): its statistics, its parsers, the OTLP sink that
 // counts spans for the data check (fed by the real OTLP protobuf exporter), and the S3 delay proxy.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
 import { SpanKind } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { calibrationCheck, claims, cleanups, markdown, mergeReport, parseArgs, roundOrder, runBench, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import { calibrationCheck, claims, cleanups, markdown, mergeReport, parseArgs, roundOrder, runBench, startBusyLoop, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -157,6 +159,9 @@ describe('bench parsers', () => {
     expect(warmWide.connections).toBe(4);
     expect(() => parseArgs(['--warmup-connections', '0'])).toThrow(/--warmup-connections must be a positive integer/);
     expect(() => parseArgs(['--warmup-connections', 'many'])).toThrow(/--warmup-connections must be a positive integer/);
+    // The services' core idles between requests unless asked otherwise.
+    expect(parseArgs([]).opts.busyServerCpu).toBeUndefined();
+    expect(parseArgs(['--busy-server-cpu']).opts.busyServerCpu).toBe(true);
   });
 
   it('merges the slices of a phase: counts add up, percentiles are request-weighted, max is the largest', () => {
@@ -309,6 +314,26 @@ describe('bench components', () => {
   const closers: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of closers.reverse()) await c();
+  });
+
+  it('the busy loop (--busy-server-cpu) spins at SCHED_IDLE on the given core, and stops', async () => {
+    const taskset = requireBinary('taskset', 'apt-get install -y util-linux');
+    const cpu = cpus().length - 1;
+    const busy = await startBusyLoop(taskset, cpu);
+    try {
+      expect(spawnSync('chrt', ['-p', String(busy.pid)], { encoding: 'utf8' }).stdout).toMatch(/SCHED_IDLE/);
+      expect(spawnSync(taskset, ['-p', '-c', String(busy.pid)], { encoding: 'utf8' }).stdout.trim()).toMatch(new RegExp(`: ${cpu}$`));
+      // It spins: always runnable (R), never asleep. How much CPU it gets depends on what else
+      // runs on the core (nothing of the service's, by SCHED_IDLE), so that is not asserted here.
+      const state = () => readFileSync(`/proc/${busy.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
+      for (let i = 0; i < 5; i++) {
+        expect(state()).toBe('R');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await busy.stop();
+    }
+    expect(existsSync(`/proc/${busy.pid}`)).toBe(false);
   });
 
   it('the OTLP sink counts the spans (and SERVER spans) the real OTLP protobuf exporter sends', async () => {
