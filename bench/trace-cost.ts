@@ -1,7 +1,7 @@
 // What one upload's trace costs the process, back to back and spread over I/O waits.
 //
 //   node bench/trace-cost.ts [--delay 12] [--traces 500] [--rounds 9] [--warmup 5000]
-//                            [--concurrency 8] [--control-iterations 80]
+//                            [--concurrency 8] [--control-iterations 80] [--shape upload|stream]
 //
 // An upload-shaped trace (the seven spans, attributes, events and S3 histogram observations of
 // POST /api/upload/stream: SERVER, api.upload.stream, three S3 calls, the queue's PRODUCER span
@@ -9,6 +9,13 @@
 // observe) through the service's SDK set-up at the production profile (uploads are always
 // sampled), and exported to an OTLP sink in another process. No HTTP server, no AWS SDK, no Redis:
 // each "call" is a wait, `--delay` ms of setTimeout (0: setImmediate, i.e. back to back).
+//
+// `--shape stream` builds a proxied range request's telemetry instead (GET /api/videos/:filename:
+// SERVER, api.videos.stream, S3 head_object and get_object, the access-check and range events, the
+// S3 observations; three waits: the two calls and the body), sampled at the production ratio: one
+// request in 1/SAMPLING_RATIO.production is sampled, the others run inside an unsampled trace (a
+// non-recording parent, as the service's HTTP hook leaves them), where the helpers take their
+// unsampled path. The HTTP hook itself and its response headers are not in it.
 //
 // Three variants run in the same process, interleaved in rounds (the order rotates each round and
 // reverses every other one), `--concurrency` traces in flight at a time like wrk's connections:
@@ -28,7 +35,7 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Span } from '@opentelemetry/api';
 import {
   ALWAYS_SAMPLED_HINT_ATTRIBUTE,
   ATTR,
@@ -45,8 +52,12 @@ import {
   S3_DURATION_BUCKETS,
   S3_LABELS,
   s3SpanName,
+  SAMPLING_RATIO,
   SERVICE_API,
   SPAN_UPLOAD_STREAM,
+  SPAN_VIDEO_STREAM,
+  EVENT_VIDEO_ACCESS_CHECK,
+  EVENT_VIDEO_RANGE_REQUEST,
   type S3Operation,
 } from '../src/signals/index.ts';
 import { addSpanEvent, getTracer, histogram, observe, traceAsync } from '../src/telemetry/index.ts';
@@ -66,6 +77,10 @@ const ROUNDS = arg('rounds', 9, 2);
 const WARMUP = arg('warmup', 5000, 0);
 const CONCURRENCY = arg('concurrency', 8, 1);
 const CONTROL_ITERATIONS = arg('control-iterations', 80, 1);
+const SHAPES = ['upload', 'stream'] as const;
+const shapeArg = process.argv.includes('--shape') ? process.argv[process.argv.indexOf('--shape') + 1] : 'upload';
+if (!(SHAPES as readonly (string | undefined)[]).includes(shapeArg)) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got ${shapeArg}`);
+const SHAPE = shapeArg as (typeof SHAPES)[number];
 
 const VARIANTS = ['none', 'telemetry', 'control'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -190,12 +205,63 @@ async function upload(v: Variant, n: number): Promise<void> {
   server.end();
 }
 
+/** One request in SAMPLE_EVERY is sampled in the stream shape (the production profile's ratio). */
+const SAMPLE_EVERY = Math.round(1 / SAMPLING_RATIO.production);
+const RANGE = { start: 65_536, end: 131_071, size: 1_048_576 };
+
+async function stream(v: Variant, n: number): Promise<void> {
+  const filename = `0f8fad5b-d9cb-469f-a165-${String(n % 1e12).padStart(12, '0')}.mp4`;
+  const key = `videos/${filename}`;
+  const tel = v === 'telemetry';
+  const handler = (): Promise<void> =>
+    traceAsync(
+      SPAN_VIDEO_STREAM,
+      async (span) => {
+        span.setAttribute(ATTR.format, 'mp4');
+        span.setAttribute(ATTR.delivery, 'stream');
+        span.setAttribute(ATTR.hasSession, true);
+        await s3Call(v, 'head_object', key);
+        span.setAttribute(ATTR.size, RANGE.size);
+        addSpanEvent(EVENT_VIDEO_ACCESS_CHECK, { [EVENT_ATTR.filename]: filename, [EVENT_ATTR.hasSession]: true, [EVENT_ATTR.outcome]: 'granted' });
+        addSpanEvent(EVENT_VIDEO_RANGE_REQUEST, { [EVENT_ATTR.start]: RANGE.start, [EVENT_ATTR.end]: RANGE.end, [EVENT_ATTR.totalSize]: RANGE.size });
+        await s3Call(v, 'get_object', key, { [S3_ATTR.range]: `bytes=${RANGE.start}-${RANGE.end}` });
+        await wait(); // the body
+      },
+      { [ATTR.filename]: filename },
+    );
+  if (!tel) {
+    if (v === 'control') work();
+    await plainCall(v);
+    await plainCall(v);
+    await wait();
+    if (v === 'control') work();
+    return;
+  }
+  if (n % SAMPLE_EVERY !== 0) {
+    // Unsampled: the non-recording parent the service's HTTP hook makes (its ids from a pool).
+    const parent = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.NONE });
+    await context.with(trace.setSpan(ROOT_CONTEXT, parent), handler);
+    return;
+  }
+  const server = getTracer().startSpan(`GET ${ROUTES.videoStream}`, { kind: SpanKind.SERVER, attributes: { [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 } }, ROOT_CONTEXT);
+  server.setAttributes({ 'http.request.method': 'GET', 'http.route': ROUTES.videoStream });
+  server.setAttribute('url.path', `/api/videos/${filename}`);
+  server.setAttribute('url.scheme', 'http');
+  server.setAttribute('user_agent.original', 'wrk/4.1.0');
+  server.setAttribute('client.address', '127.0.0.1');
+  await context.with(trace.setSpan(ROOT_CONTEXT, server), handler);
+  server.setAttribute('http.response.status_code', 206);
+  server.end();
+}
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_ID = '00f067aa0ba902b7';
+
 async function batch(v: Variant, traces: number): Promise<number> {
   const before = process.cpuUsage();
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < traces) await upload(v, next++);
+      while (next < traces) await (SHAPE === 'stream' ? stream(v, next++) : upload(v, next++));
     }),
   );
   if (v === 'telemetry') await telemetry.forceFlush();
@@ -204,7 +270,7 @@ async function batch(v: Variant, traces: number): Promise<number> {
 }
 
 console.log(
-  `trace-cost: ${TRACES} upload-shaped traces per batch, ${ROUNDS} rounds, ${CONCURRENCY} in flight, waits of ${DELAY > 0 ? `${DELAY} ms (setTimeout)` : '0 (setImmediate)'}; ` +
+  `trace-cost: ${TRACES} ${SHAPE}-shaped traces per batch${SHAPE === 'stream' ? ` (1 in ${SAMPLE_EVERY} sampled)` : ''}, ${ROUNDS} rounds, ${CONCURRENCY} in flight, waits of ${DELAY > 0 ? `${DELAY} ms (setTimeout)` : '0 (setImmediate)'}; ` +
     `${WARMUP} warm-up traces per variant; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
 );
 for (const v of VARIANTS) await batch(v, WARMUP);

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../bench/overhead.ts';
+import { SAMPLING_RATIO } from '../src/signals/index.ts';
 
 const script = join(ROOT, 'bench/trace-cost.ts');
 
@@ -19,9 +20,20 @@ describe('bench:trace-cost', () => {
     expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+, control [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
   });
 
+  it('builds the stream shape too: one request in 1/ratio sampled at the production profile, the same table', () => {
+    const r = spawnSync(process.execPath, [script, '--shape', 'stream', '--delay', '0', '--traces', '200', '--rounds', '2', '--warmup', '200', '--control-iterations', '8'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`trace-cost: 200 stream-shaped traces per batch (1 in ${Math.round(1 / SAMPLING_RATIO.production)} sampled)`);
+    for (const v of ['telemetry', 'control']) expect(r.stdout).toMatch(new RegExp(`^\\| ${v} \\| [\\d.]+ \\| [+-][\\d.]+ \\[-?[\\d.]+, -?[\\d.]+\\] \\|$`, 'm'));
+    expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+, control [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
+  });
+
   it('refuses a bad argument, naming it', () => {
     const r = spawnSync(process.execPath, [script, '--rounds', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('--rounds must be a number >= 2');
+    const shape = spawnSync(process.execPath, [script, '--shape', 'download'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(shape.status).not.toBe(0);
+    expect(shape.stderr).toContain('--shape must be one of upload, stream, got download');
   });
 });
