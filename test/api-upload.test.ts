@@ -24,7 +24,7 @@ import {
 } from '../src/signals/index.ts';
 import { fakeVideo, startApp, type StartedApp } from './harness/app.ts';
 import { lastResponseTrace, startTestTelemetry, type TestTelemetry } from './harness/otel.ts';
-import { waitFor } from './harness/process.ts';
+import { GiveUpWaiting, waitFor } from './harness/process.ts';
 import { startRedis } from './harness/redis.ts';
 
 const MiB = 1024 * 1024;
@@ -386,11 +386,22 @@ describe('upload, rejected or failed: nothing stored', () => {
       expect(one(SPAN_UPLOAD_STREAM).status.code).toBe(SpanStatusCode.ERROR);
       expect(one(s3SpanName('delete_object')).status.code).not.toBe(SpanStatusCode.ERROR);
       expect(await keys()).toEqual(before);
-      const ready = await fetch(`${app.url}/readyz`);
-      expect(ready.status).toBe(503);
-      const body = (await ready.json()) as { checks: Record<string, string> };
-      expect(body.checks.s3).toBe('ok');
-      expect(body.checks.redis).toMatch(/^error/);
+      // /readyz names Redis, not S3. Polled like a readiness probe: on a loaded CI machine s3rver
+      // once took over READINESS_TIMEOUT_MS to answer one HeadBucket (the app's event loop kept
+      // running), which is S3 being slow, not this check being wrong; every answer must be 503
+      // with Redis failing, and one within 10 s must have S3 ok.
+      let body: { checks: Record<string, string> } | undefined;
+      await waitFor(
+        async () => {
+          const ready = await fetch(`${app.url}/readyz`);
+          body = (await ready.json()) as { checks: Record<string, string> };
+          if (ready.status !== 503 || !/^error/.test(body.checks.redis ?? '')) throw new GiveUpWaiting(`/readyz answered ${ready.status} ${JSON.stringify(body)}`);
+          return body.checks.s3 === 'ok';
+        },
+        10_000,
+        '/readyz with S3 ok and Redis failing',
+      );
+      expect(body?.checks.s3).toBe('ok');
 
       // Redis back on the same port: the connections recover by themselves.
       redis = await startRedis({ port: redis.port });
