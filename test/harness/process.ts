@@ -15,8 +15,7 @@ import { join } from 'node:path';
  * collisions rare.
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
-  const top = Math.max(low - 1, FIRST_PORT + 1000);
+  const top = Math.max(ephemeralLow() - 1, FIRST_PORT + 1000);
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = FIRST_PORT + Math.floor(Math.random() * (top - FIRST_PORT + 1));
     if (handedOut.has(port)) continue;
@@ -31,15 +30,15 @@ export async function freePort(): Promise<number> {
 const FIRST_PORT = 20000;
 const handedOut = new Set<number>();
 
-/** The kernel's ephemeral port range; the usual Linux default where /proc does not say. */
-function ephemeralRange(): [number, number] {
+/** The start of the kernel's ephemeral port range; the usual Linux default where /proc does not say. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // not Linux: fall through to the default
   }
-  return [32768, 60999];
+  return 32768;
 }
 
 function canListen(port: number): Promise<boolean> {
