@@ -2,6 +2,7 @@
 //
 //   node bench/trace-cost.ts [--delay 12] [--traces 500] [--rounds 9] [--warmup 5000]
 //                            [--concurrency 8] [--control-iterations 80] [--shape upload|stream]
+//                            [--warmup-back-to-back]
 //
 // An upload-shaped trace (the seven spans, attributes, events and S3 histogram observations of
 // POST /api/upload/stream: SERVER, api.upload.stream, three S3 calls, the queue's PRODUCER span
@@ -16,6 +17,9 @@
 // request in 1/SAMPLING_RATIO.production is sampled, the others run inside an unsampled trace (a
 // non-recording parent, as the service's HTTP hook leaves them), where the helpers take their
 // unsampled path. The HTTP hook itself and its response headers are not in it.
+//
+// `--warmup-back-to-back` runs the warm-up traces without the waits (setImmediate), so a long
+// warm-up (the JIT's) costs seconds, not minutes; the measured rounds keep `--delay`.
 //
 // Three variants run in the same process, interleaved in rounds (the order rotates each round and
 // reverses every other one), `--concurrency` traces in flight at a time like wrk's connections:
@@ -98,7 +102,9 @@ process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
 const telemetry = await startTelemetry({ serviceName: SERVICE_API, environment: 'production', logExporter: null });
 const s3Duration = histogram('bench_trace_cost_s3_seconds', 'S3 latency stand-in of bench/trace-cost.ts.', [S3_LABELS.operation, S3_LABELS.outcome], S3_DURATION_BUCKETS);
 
-const wait = (): Promise<void> => new Promise<void>((resolve) => (DELAY > 0 ? setTimeout(resolve, DELAY) : setImmediate(resolve)));
+const WARMUP_BACK_TO_BACK = process.argv.includes('--warmup-back-to-back');
+let warming = false;
+const wait = (): Promise<void> => new Promise<void>((resolve) => (DELAY > 0 && !(warming && WARMUP_BACK_TO_BACK) ? setTimeout(resolve, DELAY) : setImmediate(resolve)));
 
 // The control's work: small objects, strings and a map, the kind of code a handler runs.
 let sinkValue = 0;
@@ -272,9 +278,11 @@ async function batch(v: Variant, traces: number): Promise<number> {
 
 console.log(
   `trace-cost: ${TRACES} ${SHAPE}-shaped traces per batch${SHAPE === 'stream' ? ` (1 in ${SAMPLE_EVERY} sampled)` : ''}, ${ROUNDS} rounds, ${CONCURRENCY} in flight, waits of ${DELAY > 0 ? `${DELAY} ms (setTimeout)` : '0 (setImmediate)'}; ` +
-    `${WARMUP} warm-up traces per variant; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    `${WARMUP} warm-up traces per variant${WARMUP_BACK_TO_BACK ? ' (back to back)' : ''}; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
 );
+warming = true;
 for (const v of VARIANTS) await batch(v, WARMUP);
+warming = false;
 const perTrace: Record<Variant, number[]> = { none: [], telemetry: [], control: [] };
 for (let r = 0; r < ROUNDS; r++) {
   const rotated = [...VARIANTS.slice(r % VARIANTS.length), ...VARIANTS.slice(0, r % VARIANTS.length)];

@@ -21,9 +21,14 @@ describe('bench:trace-cost', () => {
   });
 
   it('builds the stream shape too: one request in 1/ratio sampled at the production profile, the same table', () => {
-    const r = spawnSync(process.execPath, [script, '--shape', 'stream', '--delay', '0', '--traces', '200', '--rounds', '2', '--warmup', '200', '--control-iterations', '8'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    // 2000 warm-up requests with 50 ms waits would take minutes; back to back they take a moment.
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [script, '--shape', 'stream', '--delay', '50', '--traces', '40', '--rounds', '2', '--warmup', '2000', '--warmup-back-to-back', '--control-iterations', '8'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`trace-cost: 200 stream-shaped traces per batch (1 in ${Math.round(1 / SAMPLING_RATIO.production)} sampled)`);
+    expect(r.stdout).toContain(`trace-cost: 40 stream-shaped traces per batch (1 in ${Math.round(1 / SAMPLING_RATIO.production)} sampled)`);
+    expect(r.stdout).toContain('2000 warm-up traces per variant (back to back)');
+    // The measured rounds keep the waits: 6 batches of 5 requests in sequence per connection, 3 waits each.
+    expect(Date.now() - t0).toBeGreaterThan(6 * 5 * 3 * 50);
     for (const v of ['telemetry', 'control']) expect(r.stdout).toMatch(new RegExp(`^\\| ${v} \\| [\\d.]+ \\| [+-][\\d.]+ \\[-?[\\d.]+, -?[\\d.]+\\] \\|$`, 'm'));
     expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+, control [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
   });
