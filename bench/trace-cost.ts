@@ -200,14 +200,19 @@ async function upload(v: Variant, n: number): Promise<void> {
     return;
   }
   // The SERVER span as instrumentFastify starts it for an upload (critical: always sampled).
-  const server = getTracer().startSpan(`POST ${ROUTES.uploadStream}`, { kind: SpanKind.SERVER, attributes: { [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 } }, ROOT_CONTEXT);
-  server.setAttributes({ 'http.request.method': 'POST', 'http.route': ROUTES.uploadStream });
-  server.setAttribute('url.path', ROUTES.uploadStream);
+  await serverSpan('POST', ROUTES.uploadStream, ROUTES.uploadStream, 201, () => traceAsync(SPAN_UPLOAD_STREAM, handler));
+}
+
+/** The sampled SERVER span as instrumentFastify starts and ends it, around `fn`. */
+async function serverSpan(method: string, route: string, path: string, status: number, fn: () => Promise<void>): Promise<void> {
+  const server = getTracer().startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 } }, ROOT_CONTEXT);
+  server.setAttributes({ 'http.request.method': method, 'http.route': route });
+  server.setAttribute('url.path', path);
   server.setAttribute('url.scheme', 'http');
   server.setAttribute('user_agent.original', 'wrk/4.1.0');
   server.setAttribute('client.address', '127.0.0.1');
-  await context.with(trace.setSpan(ROOT_CONTEXT, server), () => traceAsync(SPAN_UPLOAD_STREAM, handler));
-  server.setAttribute('http.response.status_code', 201);
+  await context.with(trace.setSpan(ROOT_CONTEXT, server), fn);
+  server.setAttribute('http.response.status_code', status);
   server.end();
 }
 
@@ -252,15 +257,7 @@ async function stream(v: Variant, n: number): Promise<void> {
     await context.with(trace.setSpan(ROOT_CONTEXT, parent), handler);
     return;
   }
-  const server = getTracer().startSpan(`GET ${ROUTES.videoStream}`, { kind: SpanKind.SERVER, attributes: { [ALWAYS_SAMPLED_HINT_ATTRIBUTE]: 1 } }, ROOT_CONTEXT);
-  server.setAttributes({ 'http.request.method': 'GET', 'http.route': ROUTES.videoStream });
-  server.setAttribute('url.path', `/api/videos/${filename}`);
-  server.setAttribute('url.scheme', 'http');
-  server.setAttribute('user_agent.original', 'wrk/4.1.0');
-  server.setAttribute('client.address', '127.0.0.1');
-  await context.with(trace.setSpan(ROOT_CONTEXT, server), handler);
-  server.setAttribute('http.response.status_code', 206);
-  server.end();
+  await serverSpan('GET', ROUTES.videoStream, `/api/videos/${filename}`, 206, handler);
 }
 
 async function batch(v: Variant, traces: number): Promise<number> {
