@@ -2,7 +2,7 @@
 //
 //   node bench/trace-cost.ts [--delay 12] [--traces 500] [--rounds 9] [--warmup 5000]
 //                            [--concurrency 8] [--control-iterations 80] [--shape upload|stream]
-//                            [--warmup-back-to-back]
+//                            [--warmup-back-to-back] [--variants none,telemetry,control]
 //
 // An upload-shaped trace (the seven spans, attributes, events and S3 histogram observations of
 // POST /api/upload/stream: SERVER, api.upload.stream, three S3 calls, the queue's PRODUCER span
@@ -20,6 +20,10 @@
 //
 // `--warmup-back-to-back` runs the warm-up traces without the waits (setImmediate), so a long
 // warm-up (the JIT's) costs seconds, not minutes; the measured rounds keep `--delay`.
+//
+// `--variants` runs only the variants named (default all three), e.g. one per process under
+// valgrind's callgrind, whose instruction totals of two such processes differ by that variant's
+// work; the paired figures need `none` (and `telemetry - control` both of those).
 //
 // Three variants run in the same process, interleaved in rounds (the order rotates each round and
 // reverses every other one), `--concurrency` traces in flight at a time like wrk's connections:
@@ -86,8 +90,12 @@ const shapeArg = process.argv.includes('--shape') ? process.argv[process.argv.in
 if (!(SHAPES as readonly (string | undefined)[]).includes(shapeArg)) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got ${shapeArg}`);
 const SHAPE = shapeArg as (typeof SHAPES)[number];
 
-const VARIANTS = ['none', 'telemetry', 'control'] as const;
-type Variant = (typeof VARIANTS)[number];
+const ALL_VARIANTS = ['none', 'telemetry', 'control'] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+const variantsArg = process.argv.includes('--variants') ? (process.argv[process.argv.indexOf('--variants') + 1] ?? '') : ALL_VARIANTS.join(',');
+const VARIANTS = ALL_VARIANTS.filter((v) => variantsArg.split(',').includes(v));
+const unknownVariant = variantsArg.split(',').find((v) => !(ALL_VARIANTS as readonly string[]).includes(v));
+if (unknownVariant !== undefined) throw new Error(`--variants takes a comma-separated list of ${ALL_VARIANTS.join(', ')}, got "${unknownVariant}"`);
 
 // An OTLP sink in its own process: accepts and discards (its CPU is not ours).
 const sink = spawn(
@@ -287,12 +295,14 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const v of order) perTrace[v].push(await batch(v, TRACES));
   console.log(`round ${r + 1}: ${VARIANTS.map((v) => `${v} ${perTrace[v][r]!.toFixed(1)}`).join(', ')} µs CPU per trace`);
 }
+const signed = (d: { diff: number; low: number; high: number }): string => `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]`;
 console.log('\n| variant | CPU µs per trace (mean) | added vs none [95 % CI] |\n|---|---|---|');
 for (const v of VARIANTS) {
-  const d = v === 'none' ? undefined : pairedDifference(perTrace.none, perTrace[v]);
-  console.log(`| ${v} | ${mean(perTrace[v]).toFixed(1)} | ${d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]` : '—'} |`);
+  const d = v === 'none' || !VARIANTS.includes('none') ? undefined : pairedDifference(perTrace.none, perTrace[v]);
+  console.log(`| ${v} | ${mean(perTrace[v]).toFixed(1)} | ${d ? signed(d) : '—'} |`);
 }
-const beyond = pairedDifference(perTrace.control, perTrace.telemetry);
-console.log(`\ntelemetry - control, paired by round: ${beyond.diff >= 0 ? '+' : ''}${beyond.diff.toFixed(1)} [${beyond.low.toFixed(1)}, ${beyond.high.toFixed(1)}] µs per trace`);
+if (VARIANTS.includes('telemetry') && VARIANTS.includes('control')) {
+  console.log(`\ntelemetry - control, paired by round: ${signed(pairedDifference(perTrace.control, perTrace.telemetry))} µs per trace`);
+}
 await telemetry.shutdown();
 sink.kill();

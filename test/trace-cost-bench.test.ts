@@ -33,6 +33,15 @@ describe('bench:trace-cost', () => {
     expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+, control [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
   });
 
+  it('runs only the variants asked for: with none and telemetry, no control row and no telemetry - control line', () => {
+    const r = spawnSync(process.execPath, [script, '--variants', 'none,telemetry', '--delay', '0', '--traces', '50', '--rounds', '2', '--warmup', '50'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
+    expect(r.stdout).toMatch(/^\| telemetry \| [\d.]+ \| [+-][\d.]+ \[-?[\d.]+, -?[\d.]+\] \|$/m);
+    expect(r.stdout).not.toMatch(/^\| control /m);
+    expect(r.stdout).not.toContain('telemetry - control');
+  });
+
   it('refuses a bad argument, naming it', () => {
     const r = spawnSync(process.execPath, [script, '--rounds', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).not.toBe(0);
@@ -40,5 +49,8 @@ describe('bench:trace-cost', () => {
     const shape = spawnSync(process.execPath, [script, '--shape', 'download'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(shape.status).not.toBe(0);
     expect(shape.stderr).toContain('--shape must be one of upload, stream, got download');
+    const variants = spawnSync(process.execPath, [script, '--variants', 'none,stock'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(variants.status).not.toBe(0);
+    expect(variants.stderr).toContain('--variants takes a comma-separated list of none, telemetry, control, got "stock"');
   });
 });
