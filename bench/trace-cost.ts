@@ -2,7 +2,7 @@
 //
 //   node bench/trace-cost.ts [--delay 12] [--traces 500] [--rounds 9] [--warmup 5000]
 //                            [--concurrency 8] [--control-iterations 80] [--shape upload|stream]
-//                            [--warmup-back-to-back] [--variants none,telemetry,control]
+//                            [--warmup-back-to-back] [--variants none,telemetry,control] [--no-export]
 //
 // An upload-shaped trace (the seven spans, attributes, events and S3 histogram observations of
 // POST /api/upload/stream: SERVER, api.upload.stream, three S3 calls, the queue's PRODUCER span
@@ -20,6 +20,9 @@
 //
 // `--warmup-back-to-back` runs the warm-up traces without the waits (setImmediate), so a long
 // warm-up (the JIT's) costs seconds, not minutes; the measured rounds keep `--delay`.
+//
+// `--no-export` starts the SDK without a span processor: spans are built, sampled and ended as
+// before but never encoded or exported (what the SDK's span costs without our processor).
 //
 // `--variants` runs only the variants named (default all three), e.g. one per process under
 // valgrind's callgrind, whose instruction totals of two such processes differ by that variant's
@@ -97,17 +100,21 @@ const VARIANTS = ALL_VARIANTS.filter((v) => variantsArg.split(',').includes(v));
 const unknownVariant = variantsArg.split(',').find((v) => !(ALL_VARIANTS as readonly string[]).includes(v));
 if (unknownVariant !== undefined) throw new Error(`--variants takes a comma-separated list of ${ALL_VARIANTS.join(', ')}, got "${unknownVariant}"`);
 
-// An OTLP sink in its own process: accepts and discards (its CPU is not ours).
+// An OTLP sink in its own process: accepts and discards (its CPU is not ours); it prints its port,
+// then one "x" per export request it has read to the end, before answering it.
 const sink = spawn(
   process.execPath,
-  ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.writeHead(200,{'content-type':'application/x-protobuf'}).end())}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`],
+  ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{process.stdout.write('x');s.writeHead(200,{'content-type':'application/x-protobuf'}).end()})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 // Stopped with this process, however it ends.
 process.on('exit', () => sink.kill());
 const sinkPort = await new Promise<number>((resolve) => sink.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+let exportsReceived = 0;
+sink.stdout.on('data', (d: Buffer) => (exportsReceived += d.toString().split('x').length - 1));
 process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${sinkPort}`;
-const telemetry = await startTelemetry({ serviceName: SERVICE_API, environment: 'production', logExporter: null });
+const NO_EXPORT = process.argv.includes('--no-export');
+const telemetry = await startTelemetry({ serviceName: SERVICE_API, environment: 'production', logExporter: null, ...(NO_EXPORT ? { spanExporter: null } : {}) });
 const s3Duration = histogram('bench_trace_cost_s3_seconds', 'S3 latency stand-in of bench/trace-cost.ts.', [S3_LABELS.operation, S3_LABELS.outcome], S3_DURATION_BUCKETS);
 
 const WARMUP_BACK_TO_BACK = process.argv.includes('--warmup-back-to-back');
@@ -283,7 +290,7 @@ async function batch(v: Variant, traces: number): Promise<number> {
 
 console.log(
   `trace-cost: ${TRACES} ${SHAPE}-shaped traces per batch${SHAPE === 'stream' ? ` (1 in ${SAMPLE_EVERY} sampled)` : ''}, ${ROUNDS} rounds, ${CONCURRENCY} in flight, waits of ${DELAY > 0 ? `${DELAY} ms (setTimeout)` : '0 (setImmediate)'}; ` +
-    `${WARMUP} warm-up traces per variant${WARMUP_BACK_TO_BACK ? ' (back to back)' : ''}; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    `${WARMUP} warm-up traces per variant${WARMUP_BACK_TO_BACK ? ' (back to back)' : ''}; ${NO_EXPORT ? 'no span processor (spans built and ended, not encoded or exported); ' : ''}node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
 );
 warming = true;
 for (const v of VARIANTS) await batch(v, WARMUP);
@@ -305,4 +312,7 @@ if (VARIANTS.includes('telemetry') && VARIANTS.includes('control')) {
   console.log(`\ntelemetry - control, paired by round: ${signed(pairedDifference(perTrace.control, perTrace.telemetry))} µs per trace`);
 }
 await telemetry.shutdown();
+// Every export was answered after its "x" was written; give the pipe a moment to deliver them.
+await new Promise((resolve) => setTimeout(resolve, 200));
+console.log(`export requests the sink received: ${exportsReceived}`);
 sink.kill();

@@ -36,10 +36,21 @@ describe('bench:trace-cost', () => {
   it('runs only the variants asked for: with none and telemetry, no control row and no telemetry - control line', () => {
     const r = spawnSync(process.execPath, [script, '--variants', 'none,telemetry', '--delay', '0', '--traces', '50', '--rounds', '2', '--warmup', '50'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('no span processor');
+    // Each telemetry batch ends with a flush: at least one export per batch (warm-up and two rounds).
+    expect(Number(/^export requests the sink received: (\d+)$/m.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(3);
     expect(r.stdout.match(/^round \d+: none [\d.]+, telemetry [\d.]+ µs CPU per trace$/gm)).toHaveLength(2);
     expect(r.stdout).toMatch(/^\| telemetry \| [\d.]+ \| [+-][\d.]+ \[-?[\d.]+, -?[\d.]+\] \|$/m);
     expect(r.stdout).not.toMatch(/^\| control /m);
     expect(r.stdout).not.toContain('telemetry - control');
+  });
+
+  it('--no-export builds and ends the spans without a span processor, and says so', () => {
+    const r = spawnSync(process.execPath, [script, '--no-export', '--shape', 'stream', '--variants', 'none,telemetry', '--delay', '0', '--traces', '100', '--rounds', '2', '--warmup', '100'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('no span processor (spans built and ended, not encoded or exported)');
+    expect(r.stdout).toMatch(/^\| telemetry \| [\d.]+ \| [+-][\d.]+ \[-?[\d.]+, -?[\d.]+\] \|$/m);
+    expect(r.stdout).toMatch(/^export requests the sink received: 0$/m);
   });
 
   it('refuses a bad argument, naming it', () => {
