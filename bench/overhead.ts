@@ -54,7 +54,7 @@ import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, stop
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
-import { histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuTimes, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+import { formatDifference, histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuTimes, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -888,8 +888,6 @@ export function summarize(result: BenchResult): Row[] {
 const pctCi = (r?: { ratio: number; low: number; high: number }) =>
   r ? `${fmtPct(r.ratio - 1)} [${fmtPct(r.low - 1)}, ${fmtPct(r.high - 1)}]` : '—';
 const fmtPct = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %` : '∞');
-const usCi = (d?: { diff: number; low: number; high: number }) =>
-  d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]` : '—';
 
 export function table(rows: Row[]): string {
   const head =
@@ -897,8 +895,8 @@ export function table(rows: Row[]): string {
   const sep = '|' + '---|'.repeat(14);
   const lines = rows.map(
     (r) =>
-      `| ${r.workload} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpuUs.toFixed(1)} (${r.userCpuUs.toFixed(1)} + ${r.kernelCpuUs.toFixed(1)}) | ${usCi(r.cpuAddedUs)} | ` +
-      `${r.userCpuAddedUs ? `${usCi(r.userCpuAddedUs)} / ${usCi(r.kernelCpuAddedUs)}` : '—'} | ${pctCi(r.cpuRatio)} | ${pctCi(r.rpsRatio)} | ` +
+      `| ${r.workload} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpuUs.toFixed(1)} (${r.userCpuUs.toFixed(1)} + ${r.kernelCpuUs.toFixed(1)}) | ${formatDifference(r.cpuAddedUs)} | ` +
+      `${r.userCpuAddedUs ? `${formatDifference(r.userCpuAddedUs)} / ${formatDifference(r.kernelCpuAddedUs)}` : '—'} | ${pctCi(r.cpuRatio)} | ${pctCi(r.rpsRatio)} | ` +
       `${r.p50Ms.toFixed(2)} | ${r.p95Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${pctCi(r.p95Ratio)} | ${r.spansPerRequest.toFixed(2)} (${r.serverSpansPerRequest.toFixed(2)}) | ` +
       `${r.histogramOk === undefined ? 'n/a' : r.histogramOk ? 'yes' : 'NO'} |`,
   );
@@ -914,7 +912,7 @@ export function claims(rows: Row[]): { claim: string; result: 'holds' | 'fails' 
     out.push({
       claim: `added CPU per request on GET /healthz at ${v === 'full' ? '100 % sampling' : 'the production profile'} ≤ ${target} µs`,
       result: r?.cpuAddedUs ? verdict(r.cpuAddedUs.low, r.cpuAddedUs.high, target) : 'not measured',
-      evidence: r?.cpuAddedUs ? `${usCi(r.cpuAddedUs)} µs (user ${usCi(r.userCpuAddedUs)}, kernel ${usCi(r.kernelCpuAddedUs)})` : '',
+      evidence: r?.cpuAddedUs ? `${formatDifference(r.cpuAddedUs)} µs (user ${formatDifference(r.userCpuAddedUs)}, kernel ${formatDifference(r.kernelCpuAddedUs)})` : '',
     });
   };
   cpu('production', CPU_OVERHEAD_TARGET_US_PRODUCTION);
@@ -955,7 +953,7 @@ export function calibrationCheck(rows: Row[]): string[] {
     .filter((r) => r.variant === 'calibration' && r.userCpuAddedUs && r.kernelCpuAddedUs)
     .map((r) => {
       const share = r.kernelCpuAddedUs!.diff / r.userCpuAddedUs!.diff;
-      return `- ${r.workload}: a known userland cost measured as ${usCi(r.userCpuAddedUs)} µs/req of user CPU came with ${usCi(r.kernelCpuAddedUs)} µs/req of kernel CPU (${Number.isFinite(share) ? `${(share * 100).toFixed(0)} %` : 'n/a'} of the user time).`;
+      return `- ${r.workload}: a known userland cost measured as ${formatDifference(r.userCpuAddedUs)} µs/req of user CPU came with ${formatDifference(r.kernelCpuAddedUs)} µs/req of kernel CPU (${Number.isFinite(share) ? `${(share * 100).toFixed(0)} %` : 'n/a'} of the user time).`;
     });
   return lines.length === 0 ? [] : ['## Method check: the calibration variant', '', ...lines, '', 'Kernel time that comes with pure userland work is what the closed loop on loopback charges a slower service (waking wrk); a variant whose added kernel share is near this one adds little kernel work of its own.', ''];
 }

@@ -83,6 +83,11 @@ export function pairedDifference(control: readonly number[], treatment: readonly
   return { diff: m, low: m - half, high: m + half, pairs: d.length };
 }
 
+/** A paired difference as printed in the tables: `+12.3 [4.5, 20.1]`; `—` when there is none. */
+export function formatDifference(d?: { diff: number; low: number; high: number }): string {
+  return d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]` : '—';
+}
+
 /**
  * A claim "overhead < budget" holds only when the whole interval is under the budget, fails when
  * the whole interval is at or above it, and is inconclusive when the interval straddles it.

@@ -74,7 +74,7 @@ import {
 import { addSpanEvent, getTracer, histogram, observe, traceAsync } from '../src/telemetry/index.ts';
 import { redisStatement } from '../src/telemetry/redis-statement.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
-import { mean, pairedDifference } from './stats.ts';
+import { formatDifference, mean, pairedDifference } from './stats.ts';
 
 function arg(name: string, def: number, min: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,14 +88,19 @@ const ROUNDS = arg('rounds', 9, 2);
 const WARMUP = arg('warmup', 5000, 0);
 const CONCURRENCY = arg('concurrency', 8, 1);
 const CONTROL_ITERATIONS = arg('control-iterations', 80, 1);
+/** The value after `--name` (undefined when it is the last argument), or `def` without the flag. */
+function strArg(name: string, def: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
 const SHAPES = ['upload', 'stream'] as const;
-const shapeArg = process.argv.includes('--shape') ? process.argv[process.argv.indexOf('--shape') + 1] : 'upload';
+const shapeArg = strArg('shape', 'upload');
 if (!(SHAPES as readonly (string | undefined)[]).includes(shapeArg)) throw new Error(`--shape must be one of ${SHAPES.join(', ')}, got ${shapeArg}`);
 const SHAPE = shapeArg as (typeof SHAPES)[number];
 
 const ALL_VARIANTS = ['none', 'telemetry', 'control'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
-const variantsArg = process.argv.includes('--variants') ? (process.argv[process.argv.indexOf('--variants') + 1] ?? '') : ALL_VARIANTS.join(',');
+const variantsArg = strArg('variants', ALL_VARIANTS.join(',')) ?? '';
 const VARIANTS = ALL_VARIANTS.filter((v) => variantsArg.split(',').includes(v));
 const unknownVariant = variantsArg.split(',').find((v) => !(ALL_VARIANTS as readonly string[]).includes(v));
 if (unknownVariant !== undefined) throw new Error(`--variants takes a comma-separated list of ${ALL_VARIANTS.join(', ')}, got "${unknownVariant}"`);
@@ -302,14 +307,13 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const v of order) perTrace[v].push(await batch(v, TRACES));
   console.log(`round ${r + 1}: ${VARIANTS.map((v) => `${v} ${perTrace[v][r]!.toFixed(1)}`).join(', ')} µs CPU per trace`);
 }
-const signed = (d: { diff: number; low: number; high: number }): string => `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(1)} [${d.low.toFixed(1)}, ${d.high.toFixed(1)}]`;
 console.log('\n| variant | CPU µs per trace (mean) | added vs none [95 % CI] |\n|---|---|---|');
 for (const v of VARIANTS) {
   const d = v === 'none' || !VARIANTS.includes('none') ? undefined : pairedDifference(perTrace.none, perTrace[v]);
-  console.log(`| ${v} | ${mean(perTrace[v]).toFixed(1)} | ${d ? signed(d) : '—'} |`);
+  console.log(`| ${v} | ${mean(perTrace[v]).toFixed(1)} | ${formatDifference(d)} |`);
 }
 if (VARIANTS.includes('telemetry') && VARIANTS.includes('control')) {
-  console.log(`\ntelemetry - control, paired by round: ${signed(pairedDifference(perTrace.control, perTrace.telemetry))} µs per trace`);
+  console.log(`\ntelemetry - control, paired by round: ${formatDifference(pairedDifference(perTrace.control, perTrace.telemetry))} µs per trace`);
 }
 await telemetry.shutdown();
 // Every export was answered after its "x" was written; give the pipe a moment to deliver them.
