@@ -26,6 +26,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cliOptions, wantsHelp } from './cli.ts';
 import { ROOT, runWrk, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type Variant, type Workload } from './overhead.ts';
 import { parseProcStatCpuSeconds } from './stats.ts';
 
@@ -157,8 +158,20 @@ function arg(argv: readonly string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+const GC_TRACE_USAGE = `usage: npm run bench:gc -- [options]
+  --workload W                 one of ${WORKLOADS.join(', ')} (default healthz)
+  --seconds S                  seconds per variant, the second half counted (default 16)
+  --variants a,b               of ${VARIANTS.join(', ')} (default baseline,production,full)
+  --node-flag --flag           a Node option for every service process (repeat it for more)
+  --alloc                      also sample what the counted half allocates, per request`;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    console.log(GC_TRACE_USAGE);
+    return;
+  }
+  cliOptions(argv, { values: ['--workload', '--seconds', '--variants', '--node-flag'], flags: ['--alloc'], usage: GC_TRACE_USAGE });
   const seconds = Number(arg(argv, '--seconds') ?? 16);
   if (!Number.isInteger(seconds) || seconds < 4) throw new Error('--seconds must be an integer >= 4');
   const variants = (arg(argv, '--variants') ?? 'baseline,production,full').split(',') as Variant[];

@@ -29,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { makeBody, type RequestPlan } from '../load-tests/scenarios.ts';
 import { requireBinary } from '../test/harness/process.ts';
 import { SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../src/signals/index.ts';
-import { cleanups, cliOptions, FLUSH_WAIT_MS, scrape, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
+import { cliOptions, wantsHelp, type CliSpec } from './cli.ts';
+import { cleanups, FLUSH_WAIT_MS, scrape, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
 import { sampleSum } from './stats.ts';
 
 
@@ -364,8 +365,30 @@ export function instructionMarkdown(result: { trials: InstructionTrial[]; starte
   ].join('\n');
 }
 
+export const INSTRUCTIONS_USAGE = `usage: npm run bench:instructions -- [options]
+  --variants a,b           of ${VARIANTS.join(', ')} (default baseline,unsampled,production,full; baseline is always run)
+  --workloads a,b          of ${WORKLOADS.join(', ')} (default healthz)
+  --rounds N               rounds of one process per variant (default 2)
+  --warmup N               warm-up requests with counting off (default 100000)
+  --requests N             counted requests (default 3000)
+  --connections N          keep-alive connections (default 8)
+  --chunk N                requests per set of connections (default 1000)
+  --server-cpu N           the core the service is pinned to (default 1)
+  --load-cpu N             the core of the harness and components (default 0)
+  --node-flags "--a --b"   Node options for every service process (e.g. "--perf-basic-prof")
+  --keep DIR               keep the callgrind dumps (and JIT code names) there
+  --write FILE             write the report there (markdown)
+  --json FILE              write the raw trials and rows as JSON
+docs/load-tests.md explains the method; docs/benchmarks-instructions.md holds the published run.`;
+
+const INSTRUCTIONS_CLI: CliSpec = {
+  values: ['--variants', '--workloads', '--rounds', '--warmup', '--requests', '--connections', '--chunk', '--server-cpu', '--load-cpu', '--node-flags', '--keep', '--write', '--json'],
+  flags: [],
+  usage: INSTRUCTIONS_USAGE,
+};
+
 export function parseInstructionArgs(argv: readonly string[]): { opts: InstructionOptions; write?: string; json?: string } {
-  const { val, list, nodeFlags } = cliOptions(argv);
+  const { val, list, nodeFlags } = cliOptions(argv, INSTRUCTIONS_CLI);
   const variants = list('--variants', VARIANTS, ['baseline', 'unsampled', 'production', 'full']);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: InstructionOptions = {
@@ -397,6 +420,10 @@ export function parseInstructionArgs(argv: readonly string[]): { opts: Instructi
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    console.log(INSTRUCTIONS_USAGE);
+    return;
+  }
   const { opts, write, json } = parseInstructionArgs(argv);
   console.log(`bench:instructions: ${opts.rounds} rounds × ${opts.variants.length} variants × ${opts.workloads.length} workloads, ${opts.warmup} warm-up + ${opts.requests} counted requests each`);
   const result = await runInstructions(opts);

@@ -51,6 +51,7 @@ import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type L
 import { startRedis } from '../test/harness/redis.ts';
 import type { S3rverHandle } from '../test/harness/s3rver.ts';
 import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
+import { cliOptions, wantsHelp, type CliSpec } from './cli.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -1056,37 +1057,34 @@ export function mergeReport(existing: string | undefined, report: string): { tex
   return { text: `${report.replace(/\n+$/, '')}\n\n${tail.join('\n')}`, keptLines: tail.length };
 }
 
-/** `--name value` and `--name a,b` (checked against the known values) lookups in argv. */
-export function cliOptions(argv: readonly string[]): {
-  val: (name: string) => string | undefined;
-  list: <T extends string>(name: string, all: readonly T[], defaults?: readonly T[]) => T[];
-  /** `--node-flags "--a --b"`: Node options for every service process (undefined when not given). */
-  nodeFlags: () => string[] | undefined;
-} {
-  const val = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const list = <T extends string>(name: string, all: readonly T[], defaults: readonly T[] = all): T[] => {
-    const v = val(name);
-    if (!v) return [...defaults];
-    const items = v.split(',') as T[];
-    for (const it of items) if (!all.includes(it)) throw new Error(`${name}: unknown "${it}" (known: ${all.join(', ')})`);
-    return items;
-  };
-  const nodeFlags = (): string[] | undefined => {
-    const flags = val('--node-flags')?.split(/\s+/).filter((f) => f !== '');
-    if (flags === undefined) return undefined;
-    const bad = flags.find((f) => !f.startsWith('--'));
-    if (bad !== undefined || flags.length === 0) throw new Error(`--node-flags takes Node options starting with --, e.g. --node-flags "--max-semi-space-size=16" (got "${bad ?? ''}")`);
-    return flags;
-  };
-  return { val, list, nodeFlags };
-}
+
+export const OVERHEAD_USAGE = `usage: npm run bench:overhead -- [options]
+  --quick                  a CI-sized run (3 rounds, 1 s warm-up, 2 s measured; no stock/unsampled/calibration; no file written)
+  --rounds N               rounds of fresh processes (default 5)
+  --seconds S              measured seconds per process and workload (default 4)
+  --warmup S               warm-up seconds per process and workload (default 8)
+  --slice S                seconds per load slice; the processes of a round take turns (default 1)
+  --variants a,b           of ${VARIANTS.join(', ')} (baseline is always run)
+  --workloads a,b          of ${WORKLOADS.join(', ')}
+  --connections N          wrk connections while measuring (default 8)
+  --warmup-connections N   wrk connections while warming up (default: --connections)
+  --server-cpu N           the core the services are pinned to (default 1)
+  --load-cpu N             the core of wrk and the components (default 0)
+  --node-flags "--a --b"   Node options for every service process
+  --busy-server-cpu        keep the services' core from idling (a SCHED_IDLE busy loop on it)
+  --write FILE             write the report there (default docs/benchmarks.md; its first section only)
+  --json FILE              write the raw trials and rows as JSON
+docs/load-tests.md explains the method; docs/benchmarks.md holds the published runs.`;
+
+const OVERHEAD_CLI: CliSpec = {
+  values: ['--rounds', '--seconds', '--warmup', '--slice', '--variants', '--workloads', '--connections', '--warmup-connections', '--server-cpu', '--load-cpu', '--node-flags', '--write', '--json'],
+  flags: ['--quick', '--busy-server-cpu'],
+  usage: OVERHEAD_USAGE,
+};
 
 export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
   const quick = argv.includes('--quick');
-  const { val, list, nodeFlags } = cliOptions(argv);
+  const { val, list, nodeFlags } = cliOptions(argv, OVERHEAD_CLI);
   // --quick leaves out the stock reference (the slowest variant to start), the unsampled
   // breakdown and the calibration control; name them to include them.
   const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled' && v !== 'calibration') : VARIANTS);
@@ -1120,6 +1118,10 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    console.log(OVERHEAD_USAGE);
+    return;
+  }
   const { opts, write, json } = parseArgs(argv);
   console.log(`bench:overhead${argv.length ? ` ${argv.join(' ')}` : ''}: ${opts.rounds} rounds × ${opts.variants.length} variants × ${opts.workloads.length} workloads × ${opts.seconds} s`);
   const result = await runBench(opts);

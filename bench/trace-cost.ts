@@ -74,12 +74,35 @@ import {
 import { addSpanEvent, getTracer, histogram, observe, traceAsync } from '../src/telemetry/index.ts';
 import { redisStatement } from '../src/telemetry/redis-statement.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
+import { cliOptions, wantsHelp } from './cli.ts';
 import { formatDifference, mean, pairedDifference } from './stats.ts';
 
+const TRACE_COST_USAGE = `usage: node bench/trace-cost.ts [options]
+  --shape upload|stream        the trace: an upload's seven spans (default) or a proxied range request's
+  --delay MS                   each call's wait (default 12; 0: back to back, setImmediate)
+  --traces N                   traces per batch (default 500)
+  --rounds N                   rounds of one batch per variant (default 9)
+  --warmup N                   warm-up traces per variant (default 5000)
+  --warmup-back-to-back        the warm-up without the waits
+  --concurrency N              traces in flight (default 8)
+  --control-iterations N       the control's loop size (default 80)
+  --variants none,telemetry,control   the variants to run (default all three)
+  --no-export                  no span processor: spans built and ended, never encoded or exported`;
+const cliArgv = process.argv.slice(2);
+if (wantsHelp(cliArgv)) {
+  console.log(TRACE_COST_USAGE);
+  process.exit(0);
+}
+const cli = cliOptions(cliArgv, {
+  values: ['--shape', '--delay', '--traces', '--rounds', '--warmup', '--concurrency', '--control-iterations', '--variants'],
+  flags: ['--warmup-back-to-back', '--no-export'],
+  usage: TRACE_COST_USAGE,
+});
+
 function arg(name: string, def: number, min: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v < min) throw new Error(`--${name} must be a number >= ${min}, got ${process.argv[i + 1]}`);
+  const raw = cli.val(`--${name}`);
+  const v = raw === undefined ? def : Number(raw);
+  if (!Number.isFinite(v) || v < min) throw new Error(`--${name} must be a number >= ${min}, got ${raw}`);
   return v;
 }
 const DELAY = arg('delay', 12, 0);
@@ -88,10 +111,9 @@ const ROUNDS = arg('rounds', 9, 2);
 const WARMUP = arg('warmup', 5000, 0);
 const CONCURRENCY = arg('concurrency', 8, 1);
 const CONTROL_ITERATIONS = arg('control-iterations', 80, 1);
-/** The value after `--name` (undefined when it is the last argument), or `def` without the flag. */
-function strArg(name: string, def: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
+/** The value after `--name`, or `def` without the option. */
+function strArg(name: string, def: string): string {
+  return cli.val(`--${name}`) ?? def;
 }
 const SHAPES = ['upload', 'stream'] as const;
 const shapeArg = strArg('shape', 'upload');
@@ -100,7 +122,7 @@ const SHAPE = shapeArg as (typeof SHAPES)[number];
 
 const ALL_VARIANTS = ['none', 'telemetry', 'control'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
-const variantsArg = strArg('variants', ALL_VARIANTS.join(',')) ?? '';
+const variantsArg = strArg('variants', ALL_VARIANTS.join(','));
 const VARIANTS = ALL_VARIANTS.filter((v) => variantsArg.split(',').includes(v));
 const unknownVariant = variantsArg.split(',').find((v) => !(ALL_VARIANTS as readonly string[]).includes(v));
 if (unknownVariant !== undefined) throw new Error(`--variants takes a comma-separated list of ${ALL_VARIANTS.join(', ')}, got "${unknownVariant}"`);

@@ -56,6 +56,10 @@ describe('bench:instructions parsing and report', () => {
     const kept = parseInstructionArgs(['--node-flags', '--perf-basic-prof --max-semi-space-size=16', '--keep', '/tmp/x']).opts;
     expect([kept.nodeFlags, kept.keep]).toEqual([['--perf-basic-prof', '--max-semi-space-size=16'], '/tmp/x']);
     expect(() => parseInstructionArgs(['--node-flags', 'perf-basic-prof'])).toThrow(/--node-flags takes Node options starting with --/);
+    // bench:overhead's options that this script does not take are refused, not ignored.
+    expect(() => parseInstructionArgs(['--quick'])).toThrow(/unknown argument "--quick"[\s\S]*usage: npm run bench:instructions/);
+    expect(() => parseInstructionArgs(['--seconds', '8'])).toThrow(/unknown argument "--seconds"/);
+    expect(() => parseInstructionArgs(['--keep'])).toThrow(/--keep needs a value/);
   });
 
   it('pairs each variant with the baseline of its round, and leaves failed trials out with their reason', () => {

@@ -10,7 +10,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { calibrationCheck, claims, cleanups, markdown, mergeReport, parseArgs, roundOrder, runBench, startBusyLoop, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import { calibrationCheck, claims, cleanups, markdown, mergeReport, OVERHEAD_USAGE, parseArgs, roundOrder, runBench, startBusyLoop, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -162,6 +162,20 @@ describe('bench parsers', () => {
     // The services' core idles between requests unless asked otherwise.
     expect(parseArgs([]).opts.busyServerCpu).toBeUndefined();
     expect(parseArgs(['--busy-server-cpu']).opts.busyServerCpu).toBe(true);
+  });
+
+  it('refuses an argument it does not know or an option without its value, with the usage text', () => {
+    // A typo (or --help taken as a run) must not start an hour-long run with the defaults.
+    expect(() => parseArgs(['--workload', 'stream'])).toThrow(/unknown argument "--workload"[\s\S]*usage: npm run bench:overhead[\s\S]*--workloads a,b/);
+    expect(() => parseArgs(['--quick', 'stream'])).toThrow(/unknown argument "stream"/);
+    expect(() => parseArgs(['--rounds'])).toThrow(/--rounds needs a value/);
+    // A value that looks like an option is still the value (--node-flags takes Node's options).
+    expect(parseArgs(['--node-flags', '--max-semi-space-size=16', '--quick']).opts.nodeFlags).toEqual(['--max-semi-space-size=16']);
+    // --help prints the usage and runs nothing: the script exits at once, without starting a service.
+    const help = spawnSync(process.execPath, ['bench/overhead.ts', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toBe(`${OVERHEAD_USAGE}\n`);
+    for (const v of ['baseline', 'stock', 'healthz', 'upload']) expect(OVERHEAD_USAGE).toContain(v);
   });
 
   it('merges the slices of a phase: counts add up, percentiles are request-weighted, max is the largest', () => {

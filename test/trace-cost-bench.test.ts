@@ -63,5 +63,21 @@ describe('bench:trace-cost', () => {
     const variants = spawnSync(process.execPath, [script, '--variants', 'none,stock'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(variants.status).not.toBe(0);
     expect(variants.stderr).toContain('--variants takes a comma-separated list of none, telemetry, control, got "stock"');
+    // A typo is refused with the usage text, not run with the defaults; so is an option without its value.
+    const typo = spawnSync(process.execPath, [script, '--trace', '100'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(typo.status).not.toBe(0);
+    expect(typo.stderr).toMatch(/unknown argument "--trace"[\s\S]*usage: node bench\/trace-cost\.ts/);
+    expect(typo.stdout).not.toContain('trace-cost:');
+    const bare = spawnSync(process.execPath, [script, '--shape'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(bare.status).not.toBe(0);
+    expect(bare.stderr).toContain('--shape needs a value');
+  });
+
+  it('--help prints the options and runs nothing', () => {
+    const r = spawnSync(process.execPath, [script, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^usage: node bench\/trace-cost\.ts \[options\]$/m);
+    for (const o of ['--shape', '--delay', '--traces', '--rounds', '--warmup', '--warmup-back-to-back', '--concurrency', '--control-iterations', '--variants', '--no-export']) expect(r.stdout, o).toContain(`  ${o} `);
+    expect(r.stdout).not.toContain('trace-cost:');
   });
 });
