@@ -14,6 +14,13 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
+/** `--help`: prints the usage text and ends the process (call it before anything starts). */
+export function exitWithUsageIfAsked(argv: readonly string[], usage: string): void {
+  if (!wantsHelp(argv)) return;
+  console.log(usage);
+  process.exit(0);
+}
+
 /**
  * `--name value` and `--name a,b` (checked against the known values) lookups in argv. Every
  * argument must be one of `spec`'s (a typo must not start an hour-long run with defaults), and an

@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cliOptions, wantsHelp } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked } from './cli.ts';
 import { ROOT, runWrk, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type Variant, type Workload } from './overhead.ts';
 import { parseProcStatCpuSeconds } from './stats.ts';
 
@@ -153,11 +153,6 @@ async function waitForFile(path: string, timeoutMs: number): Promise<string> {
   return readFileSync(path, 'utf8');
 }
 
-function arg(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
 const GC_TRACE_USAGE = `usage: npm run bench:gc -- [options]
   --workload W                 one of ${WORKLOADS.join(', ')} (default healthz)
   --seconds S                  seconds per variant, the second half counted (default 16)
@@ -167,16 +162,13 @@ const GC_TRACE_USAGE = `usage: npm run bench:gc -- [options]
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    console.log(GC_TRACE_USAGE);
-    return;
-  }
-  cliOptions(argv, { values: ['--workload', '--seconds', '--variants', '--node-flag'], flags: ['--alloc'], usage: GC_TRACE_USAGE });
-  const seconds = Number(arg(argv, '--seconds') ?? 16);
+  exitWithUsageIfAsked(argv, GC_TRACE_USAGE);
+  const cli = cliOptions(argv, { values: ['--workload', '--seconds', '--variants', '--node-flag'], flags: ['--alloc'], usage: GC_TRACE_USAGE });
+  const seconds = Number(cli.val('--seconds') ?? 16);
   if (!Number.isInteger(seconds) || seconds < 4) throw new Error('--seconds must be an integer >= 4');
-  const variants = (arg(argv, '--variants') ?? 'baseline,production,full').split(',') as Variant[];
+  const variants = (cli.val('--variants') ?? 'baseline,production,full').split(',') as Variant[];
   for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`--variants: unknown "${v}" (known: ${VARIANTS.join(', ')})`);
-  const workload = (arg(argv, '--workload') ?? 'healthz') as Workload;
+  const workload = (cli.val('--workload') ?? 'healthz') as Workload;
   if (!WORKLOADS.includes(workload)) throw new Error(`--workload: unknown "${workload}" (known: ${WORKLOADS.join(', ')})`);
   const nodeFlags = argv.flatMap((a, i) => (a === '--node-flag' && argv[i + 1] ? [argv[i + 1]!] : []));
   const alloc = argv.includes('--alloc');

@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { makeBody, type RequestPlan } from '../load-tests/scenarios.ts';
 import { requireBinary } from '../test/harness/process.ts';
 import { SPANS_DROPPED, SPANS_EXPORTED, SPANS_STARTED } from '../src/signals/index.ts';
-import { cliOptions, wantsHelp, type CliSpec } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked, type CliSpec } from './cli.ts';
 import { cleanups, FLUSH_WAIT_MS, scrape, startBenchEnv, startService, VARIANTS, WORKLOADS, workloadRun, type BenchEnv, type Variant, type Workload } from './overhead.ts';
 import { sampleSum } from './stats.ts';
 
@@ -420,10 +420,7 @@ export function parseInstructionArgs(argv: readonly string[]): { opts: Instructi
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    console.log(INSTRUCTIONS_USAGE);
-    return;
-  }
+  exitWithUsageIfAsked(argv, INSTRUCTIONS_USAGE);
   const { opts, write, json } = parseInstructionArgs(argv);
   console.log(`bench:instructions: ${opts.rounds} rounds × ${opts.variants.length} variants × ${opts.workloads.length} workloads, ${opts.warmup} warm-up + ${opts.requests} counted requests each`);
   const result = await runInstructions(opts);

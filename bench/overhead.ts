@@ -51,7 +51,7 @@ import { fixtureUpload, healthz, makeBody, redirect, streamRange, upload, type L
 import { startRedis } from '../test/harness/redis.ts';
 import type { S3rverHandle } from '../test/harness/s3rver.ts';
 import { exitStatus, freePort, giveUpIfExited, requireBinary, startProcess, stopProcess, tempDir, waitFor, waitForPort, type Started } from '../test/harness/process.ts';
-import { cliOptions, wantsHelp, type CliSpec } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked, type CliSpec } from './cli.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
@@ -1118,10 +1118,7 @@ export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (wantsHelp(argv)) {
-    console.log(OVERHEAD_USAGE);
-    return;
-  }
+  exitWithUsageIfAsked(argv, OVERHEAD_USAGE);
   const { opts, write, json } = parseArgs(argv);
   console.log(`bench:overhead${argv.length ? ` ${argv.join(' ')}` : ''}: ${opts.rounds} rounds × ${opts.variants.length} variants × ${opts.workloads.length} workloads × ${opts.seconds} s`);
   const result = await runBench(opts);

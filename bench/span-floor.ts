@@ -13,17 +13,14 @@ import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { SERVICE_API } from '../src/signals/index.ts';
 import { createOtlpSpanExporter } from '../src/telemetry/exporter.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
-import { cliOptions, wantsHelp } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked } from './cli.ts';
 
 const argv = process.argv.slice(2);
 const USAGE = `usage: node bench/span-floor.ts [options]
   --spans N                    spans per batch (default 100000, at least 1000)
   --no-export                  no exporter: span creation, attributes and end only
   --stock                      the SDK's BatchSpanProcessor and the stock serializer instead of ours`;
-if (wantsHelp(argv)) {
-  console.log(USAGE);
-  process.exit(0);
-}
+exitWithUsageIfAsked(argv, USAGE);
 const cli = cliOptions(argv, { values: ['--spans'], flags: ['--no-export', '--stock'], usage: USAGE });
 const SPANS = Number(cli.val('--spans') ?? 100_000);
 if (!Number.isInteger(SPANS) || SPANS < 1000) throw new Error('--spans must be an integer >= 1000');

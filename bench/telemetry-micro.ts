@@ -25,17 +25,14 @@ import { ROUTES } from '../src/signals/index.ts';
 import { instrumentFastify } from '../src/telemetry/http-server.ts';
 import { createSampler } from '../src/telemetry/sampler.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
-import { cliOptions, wantsHelp } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked } from './cli.ts';
 
 const USAGE = `usage: node bench/telemetry-micro.ts [options]
   --rounds N                   interleaved rounds (default 40)
   --requests N                 requests per variant and round (default 1000)
   --attribute                  also run each instrumented variant under the sampling profiler`;
 const cliArgv = process.argv.slice(2);
-if (wantsHelp(cliArgv)) {
-  console.log(USAGE);
-  process.exit(0);
-}
+exitWithUsageIfAsked(cliArgv, USAGE);
 const cli = cliOptions(cliArgv, { values: ['--rounds', '--requests'], flags: ['--attribute'], usage: USAGE });
 function arg(name: string, def: number): number {
   const v = Number(cli.val(`--${name}`) ?? def);

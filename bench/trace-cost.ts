@@ -74,7 +74,7 @@ import {
 import { addSpanEvent, getTracer, histogram, observe, traceAsync } from '../src/telemetry/index.ts';
 import { redisStatement } from '../src/telemetry/redis-statement.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
-import { cliOptions, wantsHelp } from './cli.ts';
+import { cliOptions, exitWithUsageIfAsked } from './cli.ts';
 import { formatDifference, mean, pairedDifference } from './stats.ts';
 
 const TRACE_COST_USAGE = `usage: node bench/trace-cost.ts [options]
@@ -89,10 +89,7 @@ const TRACE_COST_USAGE = `usage: node bench/trace-cost.ts [options]
   --variants none,telemetry,control   the variants to run (default all three)
   --no-export                  no span processor: spans built and ended, never encoded or exported`;
 const cliArgv = process.argv.slice(2);
-if (wantsHelp(cliArgv)) {
-  console.log(TRACE_COST_USAGE);
-  process.exit(0);
-}
+exitWithUsageIfAsked(cliArgv, TRACE_COST_USAGE);
 const cli = cliOptions(cliArgv, {
   values: ['--shape', '--delay', '--traces', '--rounds', '--warmup', '--concurrency', '--control-iterations', '--variants'],
   flags: ['--warmup-back-to-back', '--no-export'],
