@@ -12,6 +12,9 @@
 //                that is not sampled costs (critical routes, uploads, are still sampled)
 //   full         our telemetry at 100 % sampling (OTEL_TRACES_SAMPLER_ARG=1)
 //   stock        bench/stock-register.ts: NodeSDK + instrumentation-http + BatchSpanProcessor
+//                (AlwaysOn: every request sampled; compare with full)
+//   stock-sampled  the same with the stock head sampler at the production ratio
+//                (parentbased_traceidratio, SAMPLING_RATIO.production; compare with production)
 // The processes are loaded in turn, in short slices (wrk for --slice seconds, default 1), until
 // each has had its warm-up and its measured seconds: this machine's speed drifts by tens of
 // percent over seconds, and slices this short give every variant of a round the same drift
@@ -55,13 +58,13 @@ import { cliOptions, exitWithUsageIfAsked, type CliSpec } from './cli.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 import { startOtlpSink, type OtlpSink, type SinkCounts } from './otlp-sink.ts';
 import { executePlan } from './plan-exec.ts';
-import { formatDifference, histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuTimes, parseProcStatSteal, parseWrk, percentile, verdict, type WrkResult } from './stats.ts';
+import { formatDifference, histogramCount, mean, mergeWrk, pairedDifference, pairedRatio, parseProcStatCpuTimes, parseProcStatSteal, parseWrk, percentile, verdict, type PairedDifference, type PairedRatio, type WrkResult } from './stats.ts';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SESSION_SECRET = 'bench-session-secret-0123456789abcdef';
 
-export const VARIANTS = ['baseline', 'baseline-aa', 'calibration', 'production', 'unsampled', 'full', 'stock'] as const;
+export const VARIANTS = ['baseline', 'baseline-aa', 'calibration', 'production', 'unsampled', 'full', 'stock', 'stock-sampled'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const WORKLOADS = ['healthz', 'stream', 'redirect', 'upload'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -186,6 +189,12 @@ export function variantCommand(variant: Variant): { args: string[]; env: Record<
       // The stock BatchSpanProcessor waits 5 s by default; 1 s (ours, SPAN_BATCH) lets the data
       // check attribute its spans to the right window.
       return { args: ['--import', join(ROOT, 'bench/stock-register.ts'), main], env: { DEPLOYMENT_ENVIRONMENT: 'production', OTEL_BSP_SCHEDULE_DELAY: '1000' } };
+    case 'stock-sampled': {
+      // What the getting-started guides say to do about volume: the SDK's own head sampler from
+      // the environment, at our production ratio (it has no critical routes: uploads too).
+      const stock = variantCommand('stock');
+      return { args: stock.args, env: { ...stock.env, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(SAMPLING_RATIO.production) } };
+    }
   }
 }
 
@@ -472,6 +481,12 @@ async function finishTrial(opts: BenchOptions, c: Contender, round: number, work
   } else if (c.variant === 'unsampled' && serverSpans > 0) {
     // Ratio 0: a SERVER span on a non-critical route means the head sampling decision leaked.
     problems.push(`${serverSpans} SERVER spans exported with head sampling ratio 0`);
+  } else if (c.variant === 'production' || c.variant === 'stock-sampled') {
+    // Head sampling at the production ratio: the SERVER spans are a binomial draw over the
+    // requests. More than five standard deviations off means spans dropped (or a sampler that
+    // is not the one the variant names).
+    const problem = sampledSpanCheck(serverSpans, histogramDelta ?? wrk.requests, SAMPLING_RATIO.production, histogramDelta !== undefined ? 2 : 2 * edge);
+    if (problem) problems.push(problem);
   }
   const n = Math.max(1, wrk.requests);
   const user = cpu1.user - c.cpu0.user;
@@ -491,6 +506,19 @@ async function finishTrial(opts: BenchOptions, c: Contender, round: number, work
     histogramDelta,
     problems,
   };
+}
+
+/**
+ * The data check of a head-sampled variant: `serverSpans` SERVER spans for `requests` requests at
+ * head sampling `ratio` should be within five binomial standard deviations (plus `slack` spans,
+ * for requests at the edges of the slices) of ratio × requests; otherwise the problem, else
+ * undefined.
+ */
+export function sampledSpanCheck(serverSpans: number, requests: number, ratio: number, slack: number): string | undefined {
+  const expected = ratio * requests;
+  const tolerance = 5 * Math.sqrt(requests * ratio * (1 - ratio)) + slack;
+  if (Math.abs(serverSpans - expected) <= tolerance) return undefined;
+  return `${serverSpans} SERVER spans exported for ${requests} requests at head sampling ratio ${ratio} (expected ${expected.toFixed(0)} ± ${tolerance.toFixed(0)})`;
 }
 
 /** s3rver, started by the bench itself so that it can see the process exit and restart it. */
@@ -948,6 +976,75 @@ export function claims(rows: Row[]): { claim: string; result: 'holds' | 'fails' 
   return out;
 }
 
+/** Our telemetry against the stock setup at the same sampling, paired by round. */
+export interface StockComparison {
+  workload: Workload;
+  ours: Variant;
+  stock: Variant;
+  /** Added CPU µs per request vs the baseline (from the rows). */
+  oursAddedUs: number;
+  stockAddedUs: number;
+  /** Ours − stock, CPU µs per request, paired by round. */
+  cpuDiffUs: PairedDifference;
+  /** Ours / stock throughput and P95, paired by round. */
+  rpsRatio: PairedRatio;
+  p95Ratio: PairedRatio;
+}
+
+/** The pairs the stock comparison makes: ours at the production profile against the stock setup at the same ratio, and at 100 %. */
+export const STOCK_PAIRS: readonly { ours: Variant; stock: Variant; label: string }[] = [
+  { ours: 'production', stock: 'stock-sampled', label: `head sampling ${SAMPLING_RATIO.production * 100} %` },
+  { ours: 'full', stock: 'stock', label: '100 % sampling' },
+];
+
+export function stockComparisons(result: BenchResult, rows: Row[]): StockComparison[] {
+  const out: StockComparison[] = [];
+  const measured = (v: Variant, w: Workload) => new Map(result.trials.filter((t) => t.variant === v && t.workload === w && !t.failed).map((t) => [t.round, t]));
+  for (const w of result.options.workloads) {
+    for (const { ours, stock } of STOCK_PAIRS) {
+      const o = measured(ours, w);
+      const s = measured(stock, w);
+      const rounds = [...o.keys()].filter((r) => s.has(r)).sort((a, b) => a - b);
+      const oursRow = rows.find((r) => r.variant === ours && r.workload === w);
+      const stockRow = rows.find((r) => r.variant === stock && r.workload === w);
+      if (rounds.length === 0 || !oursRow?.cpuAddedUs || !stockRow?.cpuAddedUs) continue;
+      const a = rounds.map((r) => s.get(r)!);
+      const b = rounds.map((r) => o.get(r)!);
+      out.push({
+        workload: w,
+        ours,
+        stock,
+        oursAddedUs: oursRow.cpuAddedUs.diff,
+        stockAddedUs: stockRow.cpuAddedUs.diff,
+        cpuDiffUs: pairedDifference(a.map((t) => t.cpuUsPerRequest), b.map((t) => t.cpuUsPerRequest)),
+        rpsRatio: pairedRatio(a.map((t) => t.wrk.requestsPerSecond), b.map((t) => t.wrk.requestsPerSecond)),
+        p95Ratio: pairedRatio(a.map((t) => t.wrk.p95), b.map((t) => t.wrk.p95)),
+      });
+    }
+  }
+  return out;
+}
+
+/** The report's section on the stock comparisons (nothing when the run had no pair). */
+export function stockSection(comparisons: StockComparison[]): string[] {
+  if (comparisons.length === 0) return [];
+  const label = (c: StockComparison) => STOCK_PAIRS.find((p) => p.ours === c.ours)?.label ?? '';
+  const share = (c: StockComparison) => (c.stockAddedUs > 0 ? `${((c.oursAddedUs / c.stockAddedUs) * 100).toFixed(0)} %` : 'n/a');
+  return [
+    '## Ours against the stock setup',
+    '',
+    'The stock setup (NodeSDK + instrumentation-http + BatchSpanProcessor, bench/stock-register.ts) at the same sampling as ours, paired by round; "ours − stock" is per request, a negative figure means ours costs less.',
+    '',
+    '| workload | sampling | ours | stock | added CPU µs/req, ours / stock | ours / stock added | ours − stock CPU µs/req [95 % CI] | throughput, ours vs stock [95 % CI] | P95, ours vs stock [95 % CI] |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...comparisons.map(
+      (c) =>
+        `| ${c.workload} | ${label(c)} | ${c.ours} | ${c.stock} | ${c.oursAddedUs.toFixed(1)} / ${c.stockAddedUs.toFixed(1)} | ${share(c)} | ${formatDifference(c.cpuDiffUs)} | ${pctCi(c.rpsRatio)} | ${pctCi(c.p95Ratio)} |`,
+    ),
+    '',
+  ];
+}
+
 /** What the positive control says about the method, per workload where it ran. */
 export function calibrationCheck(rows: Row[]): string[] {
   const lines = rows
@@ -1017,7 +1114,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     '- Latency percentiles are the request-weighted means of the slices\' percentiles; throughput is requests over the slices\' duration.',
     `- S3 is s3rver behind a TCP proxy adding ${BENCH_S3_DELAY_MS.min}–${BENCH_S3_DELAY_MS.max} ms per direction, drawn afresh for every request and every response; OTLP goes to a local sink per variant that counts spans and discards them.`,
     `- Overheads are paired with the baseline trial of the same round: ratios are geometric means of per-round ratios, with a 95 % Student-t interval on their logs; \`baseline-aa\` is a second baseline, so its row is the noise floor.`,
-    `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Unsampled: the same with OTEL_TRACES_SAMPLER_ARG=0 (nothing sampled but the critical routes), so production minus unsampled is what the sampled ${SAMPLING_RATIO.production * 100} % of requests add. Full: the same with OTEL_TRACES_SAMPLER_ARG=1.`,
+    `- Production profile: DEPLOYMENT_ENVIRONMENT=production (head sampling ratio ${SAMPLING_RATIO.production}; uploads are critical routes, always sampled). Unsampled: the same with OTEL_TRACES_SAMPLER_ARG=0 (nothing sampled but the critical routes), so production minus unsampled is what the sampled ${SAMPLING_RATIO.production * 100} % of requests add. Full: the same with OTEL_TRACES_SAMPLER_ARG=1. Stock: NodeSDK + instrumentation-http + BatchSpanProcessor exporting OTLP/protobuf (bench/stock-register.ts; the app's own spans reach it through @opentelemetry/api), every request sampled; stock-sampled: the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio at ${SAMPLING_RATIO.production}.`,
     '- Workloads: `healthz` = GET /healthz (the cheapest traced endpoint); `stream` = a proxied 64 KiB range (206); `redirect` = the presigned 302 (wrk does not follow it); `upload` = POST of a 64 KiB file (201, multipart to S3, a queue job).',
     '- A trial that cannot be measured (the service does not start, a preflight request times out, wrk fails) is reported as failed under "Problems seen" and left out of its row and of the pairing; after a trial with problems the run checks s3rver (directly and through the delay proxy) and the service log, and if s3rver has exited it is started again on the same data directory.',
     '- In a closed loop, latency ≈ connections / throughput when the service is CPU-bound (healthz), so P95 and throughput overheads move together there; the S3 workloads are latency-bound.',
@@ -1035,6 +1132,7 @@ export function markdown(result: BenchResult, rows: Row[], command: string): str
     'A claim holds only when its whole confidence interval is inside the target; "inconclusive" means the interval straddles it (more rounds would decide), "fails" means the whole interval is outside.',
     '',
     ...calibrationCheck(rows),
+    ...stockSection(stockComparisons(result, rows)),
     ...(rows.some((r) => r.problems.length > 0)
       ? ['## Problems seen', '', ...rows.filter((r) => r.problems.length > 0).map((r) => `- ${r.workload}/${r.variant}: ${r.problems.join('; ')}`), '']
       : []),
@@ -1059,7 +1157,7 @@ export function mergeReport(existing: string | undefined, report: string): { tex
 
 
 export const OVERHEAD_USAGE = `usage: npm run bench:overhead -- [options]
-  --quick                  a CI-sized run (3 rounds, 1 s warm-up, 2 s measured; no stock/unsampled/calibration; no file written)
+  --quick                  a CI-sized run (3 rounds, 1 s warm-up, 2 s measured; no stock, stock-sampled, unsampled or calibration; no file written)
   --rounds N               rounds of fresh processes (default 5)
   --seconds S              measured seconds per process and workload (default 4)
   --warmup S               warm-up seconds per process and workload (default 8)
@@ -1085,9 +1183,9 @@ const OVERHEAD_CLI: CliSpec = {
 export function parseArgs(argv: readonly string[]): { opts: BenchOptions; write?: string; json?: string } {
   const quick = argv.includes('--quick');
   const { val, list, nodeFlags } = cliOptions(argv, OVERHEAD_CLI);
-  // --quick leaves out the stock reference (the slowest variant to start), the unsampled
+  // --quick leaves out the stock references (the slowest variants to start), the unsampled
   // breakdown and the calibration control; name them to include them.
-  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'unsampled' && v !== 'calibration') : VARIANTS);
+  const variants = list('--variants', VARIANTS, quick ? VARIANTS.filter((v) => v !== 'stock' && v !== 'stock-sampled' && v !== 'unsampled' && v !== 'calibration') : VARIANTS);
   if (!variants.includes('baseline')) variants.unshift('baseline');
   const opts: BenchOptions = {
     rounds: Number(val('--rounds') ?? (quick ? 3 : 5)),
@@ -1125,6 +1223,8 @@ async function main(): Promise<void> {
   const rows = summarize(result);
   console.log(`\n${table(rows)}\n`);
   for (const c of claims(rows)) console.log(`${c.result.padEnd(12)} ${c.claim}  ${c.evidence}`);
+  const vsStock = stockSection(stockComparisons(result, rows));
+  if (vsStock.length > 0) console.log(`\n${vsStock.join('\n')}`);
   // Arguments with spaces (--node-flags "...") are quoted, so the printed command reruns as is.
   const command = `npm run bench:overhead${argv.length ? ` -- ${argv.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}` : ''}`;
   if (json) writeFileSync(json, JSON.stringify({ result, rows }, null, 2));

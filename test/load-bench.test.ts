@@ -10,7 +10,28 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDelayProxy } from '../bench/delay-proxy.ts';
-import { calibrationCheck, claims, cleanups, markdown, mergeReport, OVERHEAD_USAGE, parseArgs, roundOrder, runBench, startBusyLoop, startService, summarize, table, warmupOptions, type BenchResult, type Env, type Trial } from '../bench/overhead.ts';
+import {
+  calibrationCheck,
+  claims,
+  cleanups,
+  markdown,
+  mergeReport,
+  OVERHEAD_USAGE,
+  parseArgs,
+  roundOrder,
+  runBench,
+  sampledSpanCheck,
+  startBusyLoop,
+  startService,
+  stockComparisons,
+  stockSection,
+  summarize,
+  table,
+  warmupOptions,
+  type BenchResult,
+  type Env,
+  type Trial,
+} from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
   histogramCount,
@@ -134,10 +155,11 @@ describe('bench parsers', () => {
     expect(q.write).toBeUndefined();
     expect(q.opts.rounds).toBeGreaterThanOrEqual(2);
     expect(q.opts.variants[0]).toBe('baseline');
-    // The quick run leaves out the slow stock reference and the unsampled breakdown; a full run has both.
+    // The quick run leaves out the slow stock references and the unsampled breakdown; a full run has them.
     expect(q.opts.variants).not.toContain('stock');
+    expect(q.opts.variants).not.toContain('stock-sampled');
     expect(q.opts.variants).not.toContain('unsampled');
-    expect(parseArgs([]).opts.variants).toEqual(expect.arrayContaining(['production', 'unsampled', 'full', 'stock']));
+    expect(parseArgs([]).opts.variants).toEqual(expect.arrayContaining(['production', 'unsampled', 'full', 'stock', 'stock-sampled']));
     expect(parseArgs([]).write).toMatch(/docs\/benchmarks\.md$/);
     expect(parseArgs(['--variants', 'full']).opts.variants).toEqual(['baseline', 'full']);
     expect(() => parseArgs(['--variants', 'nope'])).toThrow(/unknown/);
@@ -290,6 +312,64 @@ describe('bench reporting', () => {
     expect(check).toContain('- healthz: a known userland cost measured as +8.0 [8.0, 8.0] µs/req of user CPU came with +2.0 [2.0, 2.0] µs/req of kernel CPU (25 % of the user time).');
     // No calibration row, no section.
     expect(calibrationCheck(rows.filter((r) => r.variant !== 'calibration'))).toEqual([]);
+  });
+
+  it('compares ours with the stock setup at the same sampling, paired by round', () => {
+    const at = (round: number, variant: Trial['variant'], cpuUs: number, rps: number, p95: number): Trial => {
+      const t = trial(round, variant, cpuUs, rps);
+      return { ...t, workload: 'stream', wrk: { ...t.wrk, p95 } };
+    };
+    const result: BenchResult = {
+      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'production', 'stock-sampled', 'full', 'stock'], workloads: ['stream'] },
+      trials: [
+        // Baseline 2000 µs; production +50, stock-sampled +150 (round 1: +60 / +190); full +200, stock +500.
+        at(0, 'baseline', 2000, 100, 0.1),
+        at(0, 'production', 2050, 100, 0.1),
+        at(0, 'stock-sampled', 2150, 99, 0.101),
+        at(0, 'full', 2200, 99, 0.1),
+        at(0, 'stock', 2500, 98, 0.102),
+        at(1, 'baseline', 2100, 100, 0.1),
+        at(1, 'production', 2160, 100, 0.1),
+        at(1, 'stock-sampled', 2290, 99, 0.101),
+        at(1, 'full', 2300, 99, 0.1),
+        at(1, 'stock', 2600, 98, 0.102),
+      ],
+      startedAt: '2026-11-28T00:00:00Z',
+      elapsedSeconds: 1,
+      loadAverage: { start: 0.5, end: 0.6 },
+    };
+    const rows = summarize(result);
+    const c = stockComparisons(result, rows);
+    expect(c.map((x) => `${x.ours}/${x.stock}`)).toEqual(['production/stock-sampled', 'full/stock']);
+    const sampled = c[0]!;
+    expect(sampled.oursAddedUs).toBeCloseTo(55, 10);
+    expect(sampled.stockAddedUs).toBeCloseTo(170, 10);
+    // Ours − stock per round: −100 and −130.
+    expect(sampled.cpuDiffUs.diff).toBeCloseTo(-115, 10);
+    expect(sampled.cpuDiffUs.pairs).toBe(2);
+    expect(sampled.rpsRatio.ratio).toBeCloseTo(100 / 99, 10);
+    expect(c[1]!.cpuDiffUs.diff).toBeCloseTo(-300, 10);
+    const section = stockSection(c).join('\n');
+    expect(section).toContain('## Ours against the stock setup');
+    expect(section).toContain('| stream | head sampling 10 % | production | stock-sampled | 55.0 / 170.0 | 32 % | -115.0 [');
+    expect(section).toContain('| stream | 100 % sampling | full | stock | 200.0 / 500.0 | 40 % | -300.0 [-300.0, -300.0] |');
+    expect(markdown(result, rows, 'npm run bench:overhead -- (test)')).toContain(section);
+    // A run without both sides of a pair has no section.
+    const oursOnly = { ...result, trials: result.trials.filter((t) => !t.variant.startsWith('stock')) };
+    expect(stockComparisons(oursOnly, summarize(oursOnly))).toEqual([]);
+    expect(stockSection([])).toEqual([]);
+  });
+
+  it('checks a head-sampled variant\'s SERVER spans against the binomial draw of its ratio', () => {
+    // 10 000 requests at 10 %: 1 000 expected, one standard deviation is 30.
+    expect(sampledSpanCheck(1000, 10_000, 0.1, 0)).toBeUndefined();
+    expect(sampledSpanCheck(1140, 10_000, 0.1, 0)).toBeUndefined();
+    expect(sampledSpanCheck(1160, 10_000, 0.1, 0)).toBe('1160 SERVER spans exported for 10000 requests at head sampling ratio 0.1 (expected 1000 ± 150)');
+    // Half the spans dropped, or every request sampled: the variant is not what it says.
+    expect(sampledSpanCheck(500, 10_000, 0.1, 16)).toMatch(/^500 SERVER spans exported/);
+    expect(sampledSpanCheck(10_000, 10_000, 0.1, 16)).toMatch(/expected 1000 ± 166/);
+    // The slack covers requests at the slice edges.
+    expect(sampledSpanCheck(1166, 10_000, 0.1, 16)).toBeUndefined();
   });
 
   it('leaves a failed trial out of the means and the pairing, and lists it as a problem of its row', () => {
@@ -505,6 +585,36 @@ describe('bench:overhead end to end (one short round, machinery only, no timing 
     const unsampled = result.trials.find((t) => t.variant === 'unsampled' && t.workload === 'healthz');
     expect(unsampled?.histogramDelta).toBeGreaterThan(0);
     expect(unsampled?.serverSpansPerRequest).toBe(0);
+  }, 120_000);
+
+  it('runs the stock setup at 100 % and at the production ratio beside ours, each passing its data check', async () => {
+    const result = await runBench({
+      ...parseArgs(['--quick']).opts,
+      rounds: 1,
+      seconds: 2,
+      warmupSeconds: 1,
+      variants: ['baseline', 'production', 'stock-sampled', 'stock'],
+      workloads: ['healthz'],
+      pinHarness: false,
+      log: () => undefined,
+    });
+    for (const t of result.trials) {
+      // Includes the data checks: the sampled variants' SERVER spans within five binomial
+      // standard deviations of 10 % of the requests, stock's one per request.
+      expect(t.problems).toEqual([]);
+      expect(t.wrk.requests).toBeGreaterThan(100);
+    }
+    const spans = (v: Trial['variant']) => result.trials.find((t) => t.variant === v)!.serverSpansPerRequest;
+    expect(spans('stock')).toBeGreaterThan(0.9);
+    expect(spans('stock-sampled')).toBeGreaterThan(0.02);
+    expect(spans('stock-sampled')).toBeLessThan(0.3);
+    expect(spans('production')).toBeGreaterThan(0.02);
+    expect(spans('production')).toBeLessThan(0.3);
+    const rows = summarize(result);
+    const section = stockSection(stockComparisons(result, rows)).join('\n');
+    expect(section).toContain('| healthz | head sampling 10 % | production | stock-sampled |');
+    // No `full` variant ran: the 100 % pair is left out.
+    expect(section).not.toContain('| 100 % sampling |');
   }, 120_000);
 });
 
