@@ -354,6 +354,11 @@ describe('bench reporting', () => {
     expect(section).toContain('| stream | head sampling 10 % | production | stock-sampled | 55.0 / 170.0 | 32 % | -115.0 [');
     expect(section).toContain('| stream | 100 % sampling | full | stock | 200.0 / 500.0 | 40 % | -300.0 [-300.0, -300.0] |');
     expect(markdown(result, rows, 'npm run bench:overhead -- (test)')).toContain(section);
+    // On uploads ours samples every request (a critical route) and stock one in ten: the row says so.
+    const uploads = { ...result, options: { ...result.options, workloads: ['upload' as const] }, trials: result.trials.map((t) => ({ ...t, workload: 'upload' as const })) };
+    const uploadSection = stockSection(stockComparisons(uploads, summarize(uploads))).join('\n');
+    expect(uploadSection).toContain('| upload | head sampling 10 % (ours keeps every upload, a critical route) | production | stock-sampled |');
+    expect(uploadSection).toContain('| upload | 100 % sampling | full | stock |');
     // A run without both sides of a pair has no section.
     const oursOnly = { ...result, trials: result.trials.filter((t) => !t.variant.startsWith('stock')) };
     expect(stockComparisons(oursOnly, summarize(oursOnly))).toEqual([]);
