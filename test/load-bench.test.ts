@@ -31,6 +31,8 @@ import {
   type BenchResult,
   type Env,
   type Trial,
+  type Variant,
+  type Workload,
 } from '../bench/overhead.ts';
 import { startOtlpSink } from '../bench/otlp-sink.ts';
 import {
@@ -254,14 +256,16 @@ describe('bench reporting', () => {
     problems: [],
   });
 
+  const resultOf = (variants: Variant[], workloads: Workload[], trials: Trial[]): BenchResult => ({
+    options: { ...parseArgs(['--quick']).opts, variants, workloads },
+    trials,
+    startedAt: '2026-11-25T00:00:00Z',
+    elapsedSeconds: 1,
+    loadAverage: { start: 0.5, end: 0.6 },
+  });
+
   it('pairs each variant with the baseline of the same round and judges the CPU claim on the interval', () => {
-    const result: BenchResult = {
-      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'full'], workloads: ['healthz'] },
-      trials: [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), trial(1, 'full', 131, 4400), trial(2, 'baseline', 90, 5200), trial(2, 'full', 109, 4700)],
-      startedAt: '2026-11-25T00:00:00Z',
-      elapsedSeconds: 1,
-      loadAverage: { start: 0.5, end: 0.6 },
-    };
+    const result = resultOf(['baseline', 'full'], ['healthz'], [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), trial(1, 'full', 131, 4400), trial(2, 'baseline', 90, 5200), trial(2, 'full', 109, 4700)]);
     const rows = summarize(result);
     const full = rows.find((r) => r.variant === 'full');
     expect(full?.cpuAddedUs?.diff).toBeCloseTo(20, 10);
@@ -274,24 +278,18 @@ describe('bench reporting', () => {
   });
 
   it('splits the added CPU into user and kernel time, and reports the calibration control\'s kernel share', () => {
-    const result: BenchResult = {
-      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'calibration', 'production'], workloads: ['healthz'] },
-      trials: [
-        // Baseline 25 µs (15 user + 10 kernel); calibration +8 user, +2 kernel; production +6 user, +3 kernel.
-        trial(0, 'baseline', 25, 5000, 15),
-        trial(0, 'calibration', 35, 4000, 23),
-        trial(0, 'production', 34, 4100, 21),
-        trial(1, 'baseline', 26, 4900, 16),
-        trial(1, 'calibration', 36, 3900, 24),
-        trial(1, 'production', 35, 4000, 22),
-        trial(2, 'baseline', 24, 5100, 14),
-        trial(2, 'calibration', 34, 4100, 22),
-        trial(2, 'production', 33, 4200, 20),
-      ],
-      startedAt: '2026-11-25T00:00:00Z',
-      elapsedSeconds: 1,
-      loadAverage: { start: 0.5, end: 0.6 },
-    };
+    const result = resultOf(['baseline', 'calibration', 'production'], ['healthz'], [
+      // Baseline 25 µs (15 user + 10 kernel); calibration +8 user, +2 kernel; production +6 user, +3 kernel.
+      trial(0, 'baseline', 25, 5000, 15),
+      trial(0, 'calibration', 35, 4000, 23),
+      trial(0, 'production', 34, 4100, 21),
+      trial(1, 'baseline', 26, 4900, 16),
+      trial(1, 'calibration', 36, 3900, 24),
+      trial(1, 'production', 35, 4000, 22),
+      trial(2, 'baseline', 24, 5100, 14),
+      trial(2, 'calibration', 34, 4100, 22),
+      trial(2, 'production', 33, 4200, 20),
+    ]);
     const rows = summarize(result);
     const cal = rows.find((r) => r.variant === 'calibration')!;
     expect(cal.userCpuUs).toBeCloseTo(23, 10);
@@ -319,25 +317,19 @@ describe('bench reporting', () => {
       const t = trial(round, variant, cpuUs, rps);
       return { ...t, workload: 'stream', wrk: { ...t.wrk, p95 } };
     };
-    const result: BenchResult = {
-      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'production', 'stock-sampled', 'full', 'stock'], workloads: ['stream'] },
-      trials: [
-        // Baseline 2000 µs; production +50, stock-sampled +150 (round 1: +60 / +190); full +200, stock +500.
-        at(0, 'baseline', 2000, 100, 0.1),
-        at(0, 'production', 2050, 100, 0.1),
-        at(0, 'stock-sampled', 2150, 99, 0.101),
-        at(0, 'full', 2200, 99, 0.1),
-        at(0, 'stock', 2500, 98, 0.102),
-        at(1, 'baseline', 2100, 100, 0.1),
-        at(1, 'production', 2160, 100, 0.1),
-        at(1, 'stock-sampled', 2290, 99, 0.101),
-        at(1, 'full', 2300, 99, 0.1),
-        at(1, 'stock', 2600, 98, 0.102),
-      ],
-      startedAt: '2026-11-28T00:00:00Z',
-      elapsedSeconds: 1,
-      loadAverage: { start: 0.5, end: 0.6 },
-    };
+    const result = resultOf(['baseline', 'production', 'stock-sampled', 'full', 'stock'], ['stream'], [
+      // Baseline 2000 µs; production +50, stock-sampled +150 (round 1: +60 / +190); full +200, stock +500.
+      at(0, 'baseline', 2000, 100, 0.1),
+      at(0, 'production', 2050, 100, 0.1),
+      at(0, 'stock-sampled', 2150, 99, 0.101),
+      at(0, 'full', 2200, 99, 0.1),
+      at(0, 'stock', 2500, 98, 0.102),
+      at(1, 'baseline', 2100, 100, 0.1),
+      at(1, 'production', 2160, 100, 0.1),
+      at(1, 'stock-sampled', 2290, 99, 0.101),
+      at(1, 'full', 2300, 99, 0.1),
+      at(1, 'stock', 2600, 98, 0.102),
+    ]);
     const rows = summarize(result);
     const c = stockComparisons(result, rows);
     expect(c.map((x) => `${x.ours}/${x.stock}`)).toEqual(['production/stock-sampled', 'full/stock']);
@@ -379,13 +371,7 @@ describe('bench reporting', () => {
 
   it('leaves a failed trial out of the means and the pairing, and lists it as a problem of its row', () => {
     const failed: Trial = { ...trial(1, 'full', 0, 0), failed: 'AbortError: This operation was aborted' };
-    const result: BenchResult = {
-      options: { ...parseArgs(['--quick']).opts, variants: ['baseline', 'full'], workloads: ['healthz'] },
-      trials: [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), failed, trial(2, 'baseline', 90, 5200), trial(2, 'full', 110, 4700)],
-      startedAt: '2026-11-25T00:00:00Z',
-      elapsedSeconds: 1,
-      loadAverage: { start: 0.5, end: 0.6 },
-    };
+    const result = resultOf(['baseline', 'full'], ['healthz'], [trial(0, 'baseline', 100, 5000), trial(0, 'full', 120, 4500), trial(1, 'baseline', 110, 4800), failed, trial(2, 'baseline', 90, 5200), trial(2, 'full', 110, 4700)]);
     const full = summarize(result).find((r) => r.variant === 'full');
     expect(full?.trials).toBe(2);
     expect(full?.cpuUs).toBeCloseTo(115, 10);
